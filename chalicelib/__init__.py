@@ -1,0 +1,1 @@
+"""The autoremediate pipeline: event → finding → policy → gate → remediation → record → notify."""

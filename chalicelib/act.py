@@ -1,0 +1,86 @@
+"""Make a planned change and prove it: apply → record `applied` → verify → record `verified`
+(or `failed`), and keep the plan in the incident so it can be rolled back.
+
+Raises:
+    Nothing from AWS: every RemediationError becomes a `failed` entry and outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.context import Context
+from chalicelib.errors import AutoremediateError
+from chalicelib.finding import Finding, Resource
+from chalicelib.log import logger
+from chalicelib.outcome import Outcome
+from chalicelib.policy import Policy
+from chalicelib.record import EntryKind, Status
+from remediations import load as load_registry
+from remediations.base import Plan, Remediation, Target
+
+ACTOR = "autoremediate"
+
+
+def resource_of(finding: Finding) -> Resource:
+    """The finding's resource; a finding about nothing in particular gets its own id."""
+    if finding.resource is not None:
+        return finding.resource
+    ref = finding.source_ids[0] if finding.source_ids else finding.event_id
+    return Resource(type=f"Finding::{finding.source.value}", id=ref)
+
+
+def remediation_for(ctx: Context, finding: Finding, policy: Policy,
+                    resource: Resource | None = None) -> Remediation:
+    resource = resource or resource_of(finding)
+    return build(ctx, policy.remediation, resource, account=finding.account,
+                 region=finding.region, params=policy.params)
+
+
+def build(ctx: Context, name: str, resource: Resource, *, account: str, region: str,
+          params: dict[str, Any]) -> Remediation:
+    """Instantiate remediation `name` for one resource in one account and region."""
+    cls = load_registry()[name]
+    return cls(Target(resource=resource, account=account, region=region,
+                      clients=ctx.aws.client_factory(account=account, region=region),
+                      params=cls.Params.model_validate(params),
+                      kms_key=ctx.settings.kms_key))
+
+
+def calls_json(plan: Plan) -> list[dict[str, Any]]:
+    return [c.model_dump(mode="json") for c in plan.calls]
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    return {"before": plan.before, "after": plan.after, "calls": calls_json(plan)}
+
+
+def execute(ctx: Context, rem: Remediation, plan: Plan, incident_id: str, *,
+            actor: str = ACTOR) -> tuple[Outcome, str | None]:
+    """Apply `plan`, verify it, and record both; returns (remediated|failed, reason)."""
+    store = ctx.store
+    try:
+        rem.apply(plan)
+    except AutoremediateError as exc:
+        logger.warning("apply failed", extra={"incident_id": incident_id,
+                                              "error": type(exc).__name__})
+        store.append(incident_id, EntryKind.FAILED, actor,
+                     {"stage": "apply", "error": type(exc).__name__, "reason": str(exc),
+                      "planned_calls": calls_json(plan)})
+        return Outcome.FAILED, str(exc)
+    store.append(incident_id, EntryKind.APPLIED, actor, {"calls": calls_json(plan)})
+    try:
+        after = rem.verify(plan)
+    except AutoremediateError as exc:
+        store.append(incident_id, EntryKind.FAILED, actor,
+                     {"stage": "verify", "error": type(exc).__name__, "reason": str(exc)})
+        # the change was made: keep it so an operator can still roll it back
+        store.update_incident(incident_id, fix=plan_json(plan))
+        return Outcome.FAILED, str(exc)
+    store.append(incident_id, EntryKind.VERIFIED, ACTOR,
+                 {"before": plan.before, "after": after})
+    store.update_incident(incident_id, status=Status.RESOLVED, resolved_at=ctx.clock(),
+                          fix=plan_json(plan))
+    store.append(incident_id, EntryKind.CLOSED, ACTOR, {"status": Status.RESOLVED.value})
+    logger.info("remediated", extra={"incident_id": incident_id, "remediation": rem.name})
+    return Outcome.REMEDIATED, None

@@ -1,0 +1,157 @@
+"""AWS access: one cached session and clients per (account, region), assume-role into member
+accounts, and the single place where botocore's ClientError becomes one of our errors.
+
+Raises:
+    AccessDenied, ResourceGone, InvalidKey, StateConflict, RemediationError (via `translate`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from chalicelib import errors
+
+# Error codes we branch on, and what each becomes. tests/test_aws.py walks this table.
+ERROR_MAP: dict[str, type[errors.AutoremediateError]] = {
+    "AccessDenied": errors.AccessDenied,
+    "AccessDeniedException": errors.AccessDenied,
+    "AuthorizationError": errors.AccessDenied,
+    "UnauthorizedOperation": errors.AccessDenied,
+    "NoSuchBucket": errors.ResourceGone,
+    "NoSuchEntity": errors.ResourceGone,
+    "NotFoundException": errors.InvalidKey,  # KMS: unknown key id, ARN or alias
+    "DisabledException": errors.InvalidKey,
+    "KMSInvalidStateException": errors.InvalidKey,
+    "ConditionalCheckFailedException": errors.StateConflict,
+    "TransactionCanceledException": errors.StateConflict,
+}
+
+
+@contextmanager
+def translate(what: str) -> Iterator[None]:
+    """Turn a botocore ClientError raised inside the block into our error tree.
+
+    `what` names the action for the message, e.g. "reading bucket example".
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "Unknown")
+        message = exc.response.get("Error", {}).get("Message", "")
+        cls = ERROR_MAP.get(code, errors.RemediationError)
+        raise cls(f"{what}: {code}: {message}".rstrip(": ")) from exc
+    except BotoCoreError as exc:  # endpoint unreachable, credentials missing, …
+        raise errors.RemediationError(f"{what}: {exc}") from exc
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code behind one of our errors (or a ClientError), if any."""
+    from botocore.exceptions import ClientError
+
+    cause = exc if isinstance(exc, ClientError) else exc.__cause__
+    if isinstance(cause, ClientError):
+        return str(cause.response.get("Error", {}).get("Code"))
+    return None
+
+
+class Aws:
+    """Sessions and clients, created lazily and reused across events in a warm Lambda.
+
+    `role_name` is assumed in the event's account when it differs from our own; the
+    caller identity is looked up once.
+    """
+
+    def __init__(self, *, role_name: str = "autoremediate-member",
+                 default_region: str | None = None) -> None:
+        self.role_name = role_name
+        self._default_region = default_region
+        self._lock = threading.Lock()
+        self._session: Any = None
+        self._member_sessions: dict[str, tuple[Any, Any]] = {}
+        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._identity: dict[str, str] | None = None
+
+    # -- sessions -------------------------------------------------------------------------
+    def session(self) -> Any:
+        if self._session is None:
+            import boto3.session
+
+            self._session = boto3.session.Session()
+        return self._session
+
+    @property
+    def home_region(self) -> str:
+        return self._default_region or self.session().region_name or "us-east-1"
+
+    def identity(self) -> dict[str, str]:
+        """Our own caller identity ({"Account", "Arn", "UserId"}), looked up once."""
+        if self._identity is None:
+            with translate("looking up our caller identity"):
+                ident = self.home_client("sts").get_caller_identity()
+            self._identity = {k: ident[k] for k in ("Account", "Arn", "UserId")}
+        return self._identity
+
+    def _config(self) -> Any:
+        from botocore.config import Config
+
+        # Standard mode retries throttling and transient 5xx only: safe for our calls, which
+        # are all idempotent puts of a full configuration.
+        return Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5,
+                      read_timeout=20)
+
+    def home_client(self, service: str, region: str | None = None) -> Any:
+        """A client in our own (security) account."""
+        region = region or self.home_region
+        key = ("home", region, service)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self.session().client(service, region_name=region,
+                                                           config=self._config())
+            return self._clients[key]
+
+    def client(self, service: str, *, account: str, region: str) -> Any:
+        """A client acting in `account` and `region`: ours, or via the member role."""
+        if account == self.identity()["Account"]:
+            return self.home_client(service, region)
+        session, fresh = self._member_session(account)
+        key = (account, region, service)
+        with self._lock:
+            if fresh or key not in self._clients:
+                self._clients[key] = session.client(service, region_name=region,
+                                                    config=self._config())
+            return self._clients[key]
+
+    def _member_session(self, account: str) -> tuple[Any, bool]:
+        """The member-account session, renewed when its credentials have < 5 minutes left."""
+        import datetime as dt
+
+        cached = self._member_sessions.get(account)
+        now = dt.datetime.now(dt.UTC)
+        if cached is not None and cached[1] - now > dt.timedelta(minutes=5):
+            return cached[0], False
+        import boto3.session
+
+        role_arn = f"arn:aws:iam::{account}:role/{self.role_name}"
+        with translate(f"assuming {role_arn}"):
+            creds = self.home_client("sts").assume_role(
+                RoleArn=role_arn, RoleSessionName="autoremediate"
+            )["Credentials"]
+        session = boto3.session.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+        expiry = creds["Expiration"]
+        if expiry.tzinfo is None:
+            expiry = expiry.replace(tzinfo=dt.UTC)
+        self._member_sessions[account] = (session, expiry)
+        return session, True
+
+    def client_factory(self, *, account: str, region: str) -> Callable[[str], Any]:
+        """A `service -> client` function bound to one account and region."""
+        return lambda service: self.client(service, account=account, region=region)

@@ -1,0 +1,220 @@
+"""The `remediate` command for operators: the same pipeline the Lambda runs.
+
+Exit codes: 0 success (every outcome but `failed`), 1 `failed`, 2 bad input (event or
+policy files), 3 refused (unknown id, not an approver, expired, already decided, rollback
+conflict).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from chalicelib.errors import (
+    AutoremediateError,
+    ConfigurationError,
+    InvalidEvent,
+    PolicyError,
+    Refused,
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_REFUSED = 0, 1, 2, 3
+
+
+def _die(message: str, code: int) -> NoReturn:
+    print(f"remediate: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _emit(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def _context() -> Any:
+    from chalicelib.context import current
+
+    try:
+        return current()
+    except ConfigurationError as exc:
+        _die(str(exc), EXIT_INPUT)
+
+
+def _read_event(source: str) -> dict[str, Any]:
+    from chalicelib.finding import parse
+
+    try:
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        _die(f"cannot read {source}: {exc.strerror or exc}", EXIT_INPUT)
+    return parse(data)
+
+
+def cmd_handle(args: argparse.Namespace) -> int:
+    from chalicelib.outcome import Outcome, report
+    from chalicelib.pipeline import handle
+
+    event = _read_event(args.event)
+    ctx = _context()
+    ctx.policies  # noqa: B018 - load (and validate) policies before touching AWS
+    try:
+        ctx.store.ensure_table()
+        results = handle(event, ctx, dry_run=args.dry_run)
+    except InvalidEvent:
+        raise
+    except AutoremediateError as exc:
+        _emit({"event_id": event.get("id"), "outcome": "failed", "reason": str(exc)})
+        return EXIT_FAILED
+    _emit(report(results[0].event_id, results))
+    return EXIT_FAILED if any(r.outcome is Outcome.FAILED for r in results) else EXIT_OK
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    ctx = _context()
+    created = ctx.store.ensure_table()
+    _emit({"table": ctx.settings.table, "created": created})
+    return EXIT_OK
+
+
+def _decide(args: argparse.Namespace, approve: bool) -> int:
+    from chalicelib.approval import decide
+    from chalicelib.outcome import Outcome
+
+    ctx = _context()
+    result = decide(ctx, args.approval_id, args.as_user, approve=approve)
+    _emit(result.to_json())
+    return EXIT_FAILED if result.outcome is Outcome.FAILED else EXIT_OK
+
+
+def cmd_approvals(args: argparse.Namespace) -> int:
+    from chalicelib.approval import pending
+
+    ctx = _context()
+    _emit([{k: a.get(k) for k in ("approval_id", "policy", "remediation", "resource",
+                                  "incident_id", "approvers", "created_at", "expires_at")}
+           for a in pending(ctx)])
+    return EXIT_OK
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    from chalicelib import render
+
+    ctx = _context()
+    incident = ctx.store.incident(args.incident_id)
+    entries = ctx.store.entries(args.incident_id)
+    if args.format == "json":
+        text = json.dumps(render.timeline_json(incident, entries), indent=2, default=str)
+    elif args.format == "md":
+        text = render.timeline_md(incident, entries)
+    else:
+        text = render.timeline_html(incident, entries)
+    if args.output:
+        Path(args.output).write_text(text + ("\n" if not text.endswith("\n") else ""),
+                                     encoding="utf-8")
+    else:
+        print(text.rstrip("\n"))
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    import getpass
+
+    from chalicelib.rollback import rollback
+
+    ctx = _context()
+    actor = args.as_user or f"cli:{getpass.getuser()}"
+    _emit(rollback(ctx, args.incident_id, actor=actor, force=args.force))
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from chalicelib.config import default_policy_dir
+    from chalicelib.policy import load_policies
+
+    directory = Path(args.dir) if args.dir else default_policy_dir()
+    policies = load_policies(directory)
+    for p in policies:
+        print(f"ok  {p.name:<28} {p.remediation:<24} {p.mode.value:<8} {p.file}:{p.line}")
+    print(f"{len(policies)} policies valid in {directory}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from chalicelib.demo import run
+
+    return run(output=Path(args.output))
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="remediate", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("handle", help="process one EventBridge event as the Lambda would")
+    p.add_argument("event", metavar="EVENT_FILE", help="event JSON file, or - for stdin")
+    p.add_argument("--dry-run", action="store_true", help="plan and record, change nothing")
+    p.set_defaults(func=cmd_handle)
+
+    p = sub.add_parser("bootstrap", help="create the state table if missing")
+    p.set_defaults(func=cmd_bootstrap)
+
+    for name, approve in (("approve", True), ("deny", False)):
+        p = sub.add_parser(name, help=f"{name} a pending remediation")
+        p.add_argument("approval_id", metavar="APPROVAL_ID")
+        p.add_argument("--as", dest="as_user", required=True, metavar="USER",
+                       help="the approver's user id (must be on the allow-list)")
+        p.set_defaults(func=lambda a, _approve=approve: _decide(a, _approve))
+
+    p = sub.add_parser("approvals", help="list pending approvals")
+    p.set_defaults(func=cmd_approvals)
+
+    p = sub.add_parser("timeline", help="show an incident's timeline")
+    p.add_argument("incident_id", metavar="INCIDENT_ID")
+    p.add_argument("--format", choices=("json", "md", "html"), default="json")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(func=cmd_timeline)
+
+    p = sub.add_parser("rollback", help="restore the state saved before the fix")
+    p.add_argument("incident_id", metavar="INCIDENT_ID")
+    p.add_argument("--force", action="store_true",
+                   help="roll back even if the resource changed since the fix")
+    p.add_argument("--as", dest="as_user", metavar="USER", help="who is rolling back")
+    p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("policies", help="policy files")
+    psub = p.add_subparsers(dest="policies_command", required=True, metavar="COMMAND")
+    v = psub.add_parser("validate", help="load and check policy files")
+    v.add_argument("dir", nargs="?", metavar="DIR", help="default: the shipped policies/")
+    v.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("demo", help="the whole story on an embedded AWS emulator")
+    p.add_argument("--output", default="demo-output", help="where timelines are written")
+    p.set_defaults(func=cmd_demo)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except InvalidEvent as exc:
+        _die(str(exc), EXIT_INPUT)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        _die(f"{len(exc.problems)} policy problem(s)", EXIT_INPUT)
+    except Refused as exc:
+        _die(str(exc), EXIT_REFUSED)
+    except ConfigurationError as exc:
+        _die(str(exc), EXIT_INPUT)
+    except AutoremediateError as exc:
+        _die(f"{type(exc).__name__}: {exc}", EXIT_FAILED)
+    except KeyboardInterrupt:
+        _die("interrupted", 130)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

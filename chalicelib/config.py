@@ -1,0 +1,76 @@
+"""Settings from the environment, read at call time (Chalice sets stage variables per call).
+
+Example:
+    >>> settings = Settings.from_env({"DRY_RUN": "true"})
+    >>> settings.dry_run
+    True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chalicelib.errors import ConfigurationError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def default_policy_dir() -> Path:
+    """`policies/` beside `remediations/`: the repo root locally, the zip root in Lambda."""
+    import remediations
+
+    return Path(remediations.__file__).resolve().parent.parent / "policies"
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
+
+
+def _csv(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the operator contract lets an environment variable decide."""
+
+    table: str = "autoremediate"
+    kms_key: str | None = None
+    dry_run: bool = False
+    approvers: tuple[str, ...] = ()
+    self_arns: tuple[str, ...] = ()
+    role_name: str = "autoremediate-member"
+    policy_dir: Path = field(default_factory=default_policy_dir)
+    approval_ttl_hours: float = 4.0
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_channel: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        policy_dir = env.get("REMEDIATION_POLICY_DIR")
+        api_url = env.get("SLACK_API_URL") or "https://slack.com/api/"
+        return cls(
+            table=env.get("REMEDIATION_TABLE") or "autoremediate",
+            kms_key=env.get("REMEDIATION_KMS_KEY") or None,
+            dry_run=_flag(env, "DRY_RUN"),
+            approvers=_csv(env, "REMEDIATION_APPROVERS"),
+            self_arns=_csv(env, "REMEDIATION_SELF_ARNS"),
+            role_name=env.get("REMEDIATION_ROLE_NAME") or "autoremediate-member",
+            policy_dir=Path(policy_dir) if policy_dir else default_policy_dir(),
+            slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
+            slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            slack_channel=env.get("SLACK_CHANNEL") or None,
+            slack_api_url=api_url if api_url.endswith("/") else api_url + "/",
+        )

@@ -1,0 +1,46 @@
+"""What a pipeline run needs, built once per process and reused across events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from chalicelib.aws import Aws
+from chalicelib.config import Settings
+from chalicelib.policy import Policy, load_policies
+from chalicelib.record import Store, now
+
+
+@dataclass
+class Context:
+    settings: Settings
+    aws: Aws
+    clock: Callable[[], dt.datetime] = field(default=now)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.aws.home_client("dynamodb"), self.settings.table, clock=self.clock)
+
+    @cached_property
+    def policies(self) -> list[Policy]:
+        return load_policies(self.settings.policy_dir)
+
+    def own_principals(self) -> list[str]:
+        return [self.aws.identity()["Arn"], *self.settings.self_arns]
+
+
+_lock = threading.Lock()
+_cache: dict[Settings, Context] = {}
+
+
+def current(settings: Settings | None = None) -> Context:
+    """The context for these settings (default: the environment now), cached per process
+    so a warm Lambda reuses its sessions, clients and loaded policies."""
+    settings = settings or Settings.from_env()
+    with _lock:
+        if settings not in _cache:
+            _cache[settings] = Context(settings=settings, aws=Aws(role_name=settings.role_name))
+        return _cache[settings]

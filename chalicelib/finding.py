@@ -1,0 +1,266 @@
+"""Normalize one EventBridge event (GuardDuty, Config, CloudTrail) into a `Finding`.
+
+Where the resource lives in each kind of event is a JMESPath table (`RESOURCE_PATHS`), not a
+chain of ifs. Anything that is a well-formed EventBridge event but not for us (another
+source, a COMPLIANT result, a failed API call) comes back as `Ignored` with the reason.
+
+Example:
+    >>> normalize({"id": "1", "source": "aws.s3", "detail-type": "AWS API Call via CloudTrail",
+    ...            "account": "123456789012", "region": "us-east-1",
+    ...            "time": "2026-01-01T00:00:00Z",
+    ...            "detail": {"eventName": "DeleteBucketEncryption",
+    ...                       "eventSource": "s3.amazonaws.com",
+    ...                       "requestParameters": {"bucketName": "b"}}}).resource.arn
+    'arn:aws:s3:::b'
+
+Raises:
+    InvalidEvent: the input is not a well-formed EventBridge event (never anything else).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from enum import StrEnum
+from typing import Any
+
+import jmespath
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chalicelib.errors import InvalidEvent
+
+
+class Source(StrEnum):
+    GUARDDUTY = "guardduty"
+    CONFIG = "config"
+    CLOUDTRAIL = "cloudtrail"
+
+
+class Resource(BaseModel):
+    """The AWS resource a finding is about."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str = Field(description="CloudFormation type, e.g. AWS::S3::Bucket")
+    id: str = Field(description="name or id as the event gives it, e.g. a bucket name")
+    arn: str | None = Field(default=None, description="ARN when it can be derived")
+    tags: dict[str, str] = Field(default_factory=dict, description="tags the event carried")
+
+    @property
+    def display(self) -> str:
+        return self.arn or f"{self.type}/{self.id}"
+
+
+class Finding(BaseModel):
+    """One normalized finding, whatever its source."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: Source
+    event_id: str = Field(description="the EventBridge event id (dedupe key)")
+    time: dt.datetime
+    account: str = Field(description="account the resource lives in")
+    region: str = Field(description="region the resource lives in")
+    kind: str = Field(description="GuardDuty type, Config rule name or CloudTrail eventName")
+    resource: Resource | None = None
+    severity: float | None = Field(default=None, description="GuardDuty severity 0-10")
+    actor: str | None = Field(default=None, description="ARN of who made the change")
+    actor_role: str | None = Field(default=None, description="role ARN behind an assumed role")
+    source_ids: tuple[str, ...] = Field(default=(), description="finding / CloudTrail event ids")
+    raw: dict[str, Any] = Field(repr=False, description="the event as received")
+
+
+class Ignored(BaseModel):
+    """A well-formed event that asks nothing of us, and why."""
+
+    event_id: str
+    reason: str
+
+
+class _Envelope(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    id: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    detail_type: str = Field(alias="detail-type", min_length=1)
+    account: str = Field(min_length=1)
+    region: str = Field(min_length=1)
+    time: dt.datetime
+    detail: dict[str, Any]
+
+
+_S3 = "AWS::S3::Bucket"
+_S3_NAME = "detail.requestParameters.bucketName"
+
+# (source, kind) -> (resource type, JMESPath to the resource id). Config events name both
+# in detail.resourceType / detail.resourceId, so they need no row.
+RESOURCE_PATHS: dict[tuple[Source, str], tuple[str, str]] = {
+    (Source.CLOUDTRAIL, "PutBucketPolicy"): (_S3, _S3_NAME),
+    (Source.CLOUDTRAIL, "DeleteBucketPolicy"): (_S3, _S3_NAME),
+    (Source.CLOUDTRAIL, "PutBucketAcl"): (_S3, _S3_NAME),
+    (Source.CLOUDTRAIL, "PutBucketPublicAccessBlock"): (_S3, _S3_NAME),
+    (Source.CLOUDTRAIL, "DeleteBucketPublicAccessBlock"): (_S3, _S3_NAME),
+    (Source.CLOUDTRAIL, "PutBucketEncryption"): (_S3, _S3_NAME),
+    (Source.CLOUDTRAIL, "DeleteBucketEncryption"): (_S3, _S3_NAME),
+    (Source.CLOUDTRAIL, "CreateBucket"): (_S3, _S3_NAME),
+    (Source.CLOUDTRAIL, "CreatePolicy"): ("AWS::IAM::Policy", "detail.responseElements.policy.arn"),
+    (Source.CLOUDTRAIL, "CreatePolicyVersion"): ("AWS::IAM::Policy",
+                                                 "detail.requestParameters.policyArn"),
+    (Source.CLOUDTRAIL, "PutRolePolicy"): ("AWS::IAM::Role", "detail.requestParameters.roleName"),
+    (Source.CLOUDTRAIL, "PutUserPolicy"): ("AWS::IAM::User", "detail.requestParameters.userName"),
+    (Source.CLOUDTRAIL, "PutGroupPolicy"): ("AWS::IAM::Group",
+                                            "detail.requestParameters.groupName"),
+    (Source.CLOUDTRAIL, "AttachRolePolicy"): ("AWS::IAM::Role",
+                                              "detail.requestParameters.roleName"),
+    (Source.CLOUDTRAIL, "AttachUserPolicy"): ("AWS::IAM::User",
+                                              "detail.requestParameters.userName"),
+    (Source.CLOUDTRAIL, "AttachGroupPolicy"): ("AWS::IAM::Group",
+                                               "detail.requestParameters.groupName"),
+}
+
+# GuardDuty: detail.resource.resourceType -> (resource type, JMESPath to the id)
+GUARDDUTY_RESOURCES: dict[str, tuple[str, str]] = {
+    "S3Bucket": (_S3, "detail.resource.s3BucketDetails[0].name"),
+    "AccessKey": ("AWS::IAM::User", "detail.resource.accessKeyDetails.userName"),
+    "Instance": ("AWS::EC2::Instance", "detail.resource.instanceDetails.instanceId"),
+    "EKSCluster": ("AWS::EKS::Cluster", "detail.resource.eksClusterDetails.name"),
+    "RDSDBInstance": ("AWS::RDS::DBInstance",
+                      "detail.resource.rdsDbInstanceDetails.dbInstanceIdentifier"),
+    "Lambda": ("AWS::Lambda::Function", "detail.resource.lambdaDetails.functionName"),
+}
+
+_COMPILED: dict[str, Any] = {}
+
+
+def _search(path: str, data: dict[str, Any]) -> Any:
+    if path not in _COMPILED:
+        _COMPILED[path] = jmespath.compile(path)
+    return _COMPILED[path].search(data)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _arn_for(rtype: str, rid: str, account: str, region: str) -> str | None:
+    if rid.startswith("arn:"):
+        return rid
+    if rtype == _S3:
+        return f"arn:aws:s3:::{rid}"
+    iam = {"AWS::IAM::Role": "role", "AWS::IAM::User": "user", "AWS::IAM::Group": "group"}
+    if rtype in iam:
+        return f"arn:aws:iam::{account}:{iam[rtype]}/{rid}"
+    return None
+
+
+def _resource(rtype: str | None, rid: Any, account: str, region: str,
+              tags: dict[str, str] | None = None) -> Resource | None:
+    rid = _text(rid)
+    if not rtype or rid is None:
+        return None
+    return Resource(type=rtype, id=rid, arn=_arn_for(rtype, rid, account, region),
+                    tags=tags or {})
+
+
+def parse(data: str | bytes) -> dict[str, Any]:
+    """Parse JSON text into an event dict; `InvalidEvent` if it is not a JSON object."""
+    try:
+        event = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidEvent(f"not JSON: {exc}") from None
+    if not isinstance(event, dict):
+        raise InvalidEvent(f"not an EventBridge event: a JSON {type(event).__name__}, "
+                           "not an object")
+    return event
+
+
+def normalize(event: Any) -> Finding | Ignored:
+    """One EventBridge event in, one `Finding` (or `Ignored`) out.
+
+    Raises:
+        InvalidEvent: not a dict, or an EventBridge envelope/detail field is missing or wrong.
+    """
+    if not isinstance(event, dict):
+        raise InvalidEvent(f"not an EventBridge event: expected an object, got "
+                           f"{type(event).__name__}")
+    try:
+        env = _Envelope.model_validate(event)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "event"
+        raise InvalidEvent(f"not an EventBridge event: {where}: {first['msg']}") from None
+    if env.detail_type == "GuardDuty Finding" and env.source == "aws.guardduty":
+        return _guardduty(env, event)
+    if env.detail_type == "Config Rules Compliance Change" and env.source == "aws.config":
+        return _config(env, event)
+    if env.detail_type == "AWS API Call via CloudTrail":
+        return _cloudtrail(env, event)
+    return Ignored(event_id=env.id, reason=f"no pipeline for {env.source} / {env.detail_type}")
+
+
+def _require(env: _Envelope, path: str, event: dict[str, Any]) -> str:
+    value = _text(_search(path, event))
+    if value is None:
+        raise InvalidEvent(f"{env.detail_type} event {env.id}: missing or empty {path}")
+    return value
+
+
+def _guardduty(env: _Envelope, event: dict[str, Any]) -> Finding:
+    kind = _require(env, "detail.type", event)
+    account = _text(_search("detail.accountId", event)) or env.account
+    region = _text(_search("detail.region", event)) or env.region
+    severity = _search("detail.severity", event)
+    if isinstance(severity, bool) or not isinstance(severity, int | float):
+        raise InvalidEvent(f"GuardDuty Finding {env.id}: detail.severity must be a number")
+    gd_type = _text(_search("detail.resource.resourceType", event))
+    resource = None
+    if gd_type in GUARDDUTY_RESOURCES:
+        rtype, path = GUARDDUTY_RESOURCES[gd_type]
+        resource = _resource(rtype, _search(path, event), account, region)
+    elif gd_type:
+        resource = _resource(f"GuardDuty::{gd_type}", _search("detail.arn", event) or gd_type,
+                             account, region)
+    finding_id = _text(_search("detail.id", event))
+    return Finding(source=Source.GUARDDUTY, event_id=env.id, time=env.time, account=account,
+                   region=region, kind=kind, resource=resource, severity=float(severity),
+                   source_ids=(finding_id,) if finding_id else (), raw=event)
+
+
+def _config(env: _Envelope, event: dict[str, Any]) -> Finding | Ignored:
+    rule = _require(env, "detail.configRuleName", event)
+    compliance = _require(env, "detail.newEvaluationResult.complianceType", event)
+    if compliance != "NON_COMPLIANT":
+        return Ignored(event_id=env.id, reason=f"Config result {compliance} for {rule}")
+    account = _text(_search("detail.awsAccountId", event)) or env.account
+    region = _text(_search("detail.awsRegion", event)) or env.region
+    rtype = _text(_search("detail.resourceType", event)) or _text(_search(
+        "detail.newEvaluationResult.evaluationResultIdentifier.evaluationResultQualifier"
+        ".resourceType", event))
+    rid = _text(_search("detail.resourceId", event)) or _text(_search(
+        "detail.newEvaluationResult.evaluationResultIdentifier.evaluationResultQualifier"
+        ".resourceId", event))
+    if rtype is None or rid is None:
+        raise InvalidEvent(f"Config event {env.id}: missing detail.resourceType/resourceId")
+    return Finding(source=Source.CONFIG, event_id=env.id, time=env.time, account=account,
+                   region=region, kind=rule, resource=_resource(rtype, rid, account, region),
+                   raw=event)
+
+
+def _cloudtrail(env: _Envelope, event: dict[str, Any]) -> Finding | Ignored:
+    name = _require(env, "detail.eventName", event)
+    error = _text(_search("detail.errorCode", event))
+    if error is not None:
+        return Ignored(event_id=env.id, reason=f"{name} failed with {error}: nothing changed")
+    account = _text(_search("detail.recipientAccountId", event)) or env.account
+    region = _text(_search("detail.awsRegion", event)) or env.region
+    resource = None
+    if (Source.CLOUDTRAIL, name) in RESOURCE_PATHS:
+        rtype, path = RESOURCE_PATHS[(Source.CLOUDTRAIL, name)]
+        resource = _resource(rtype, _search(path, event), account, region)
+    trail_id = _text(_search("detail.eventID", event))
+    return Finding(source=Source.CLOUDTRAIL, event_id=env.id, time=env.time, account=account,
+                   region=region, kind=name, resource=resource,
+                   actor=_text(_search("detail.userIdentity.arn", event)),
+                   actor_role=_text(_search(
+                       "detail.userIdentity.sessionContext.sessionIssuer.arn", event)),
+                   source_ids=(trail_id,) if trail_id else (), raw=event)

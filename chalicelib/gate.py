@@ -1,0 +1,75 @@
+"""Decide what to do with a matched finding: ignore our own changes, honour exemptions, and
+pick dry-run, approval or automatic action.
+
+Example:
+    >>> decide(policy, tags={"autoremediate:exempt": "true"}, dry_run=False).decision
+    <Decision.EXEMPT: 'exempt'>
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from chalicelib.finding import Finding
+from chalicelib.policy import Mode, Policy
+
+
+class Decision(StrEnum):
+    EXEMPT = "exempt"
+    DRY_RUN = "dry_run"
+    APPROVAL = "approval"
+    AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class Gate:
+    decision: Decision
+    reason: str
+
+
+_ASSUMED = re.compile(r"^arn:aws[\w-]*:sts::(\d{12}):assumed-role/([^/]+)/")
+_IAM = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):(role|user)/(?:.*/)?([^/]+)$")
+
+
+def principal(arn: str) -> str:
+    """A canonical name for a principal: an assumed-role session is its role.
+
+    >>> principal("arn:aws:sts::111122223333:assumed-role/ops/alice")
+    '111122223333:role/ops'
+    """
+    if m := _ASSUMED.match(arn):
+        return f"{m.group(1)}:role/{m.group(2)}"
+    if m := _IAM.match(arn):
+        return f"{m.group(1)}:{m.group(2)}/{m.group(3)}"
+    return arn
+
+
+def is_own_change(finding: Finding, *, ours: Iterable[str], role_name: str) -> bool:
+    """True when the change in `finding` was made by us: our caller identity, any of
+    REMEDIATION_SELF_ARNS, or our member-account role (`role_name`) in any account."""
+    actors = [a for a in (finding.actor, finding.actor_role) if a]
+    if not actors:
+        return False
+    mine = {principal(a) for a in ours}
+    for actor in actors:
+        name = principal(actor)
+        if name in mine or name.endswith(f":role/{role_name}"):
+            return True
+    return False
+
+
+def decide(policy: Policy, tags: Mapping[str, str], *, dry_run: bool) -> Gate:
+    """Exempt when tagged; else dry-run (global, CLI flag or policy), approval or auto."""
+    value = tags.get(policy.exempt_tag)
+    if value is not None and value.strip().lower() == "true":
+        return Gate(Decision.EXEMPT, f"resource tagged {policy.exempt_tag}=true")
+    if dry_run:
+        return Gate(Decision.DRY_RUN, "dry-run is on (DRY_RUN or --dry-run)")
+    if policy.mode is Mode.DRY_RUN:
+        return Gate(Decision.DRY_RUN, f"policy {policy.name} is in dry-run mode")
+    if policy.mode is Mode.APPROVE:
+        return Gate(Decision.APPROVAL, f"policy {policy.name} requires approval")
+    return Gate(Decision.AUTO, f"policy {policy.name} remediates automatically")

@@ -1,0 +1,150 @@
+"""One event through the whole line:
+event → finding → policy match → gate → remediation → verify → record → notify.
+
+Example:
+    >>> handle(event, current()).outcome            # doctest: +SKIP
+    <Outcome.REMEDIATED: 'remediated'>
+
+Raises:
+    InvalidEvent: the input is not a well-formed EventBridge event.
+    AutoremediateError: the state table could not be read or written (Lambda retries).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib import approval, gate, notify
+from chalicelib.act import ACTOR, calls_json, execute, remediation_for, resource_of
+from chalicelib.context import Context
+from chalicelib.errors import AutoremediateError
+from chalicelib.finding import Finding, Ignored, normalize
+from chalicelib.log import logger
+from chalicelib.outcome import Outcome, Result
+from chalicelib.policy import Policy, match
+from chalicelib.record import EntryKind, Incident, Status, new_id
+
+
+def handle(event: Any, ctx: Context, *, dry_run: bool = False) -> list[Result]:
+    """Process one EventBridge event; one `Result` per matched policy (at least one)."""
+    logger.clear_state()  # keys of the previous event in this warm process
+    finding = normalize(event)
+    logger.set_correlation_id(finding.event_id)
+    if isinstance(finding, Ignored):
+        logger.info("ignored", extra={"reason": finding.reason})
+        return [Result(event_id=finding.event_id, outcome=Outcome.IGNORED,
+                       reason=finding.reason)]
+    logger.append_keys(source=finding.source.value, kind=finding.kind)
+    policies = match(finding, ctx.policies)
+    if not policies:
+        return [_ignored(finding, f"no policy matches {finding.source.value} {finding.kind}")]
+    if gate.is_own_change(finding, ours=ctx.own_principals(),
+                          role_name=ctx.settings.role_name):
+        return [_ignored(finding, "the change was made by autoremediate itself")]
+    if finding.resource is None and any(
+            not _record_only(p) for p in policies):
+        return [_ignored(finding, f"{finding.kind} event names no resource")]
+    if not ctx.store.claim_event(finding.event_id):
+        logger.info("duplicate")
+        return [Result(event_id=finding.event_id, outcome=Outcome.DUPLICATE,
+                       reason="this event id was already handled")]
+    try:
+        results = [_run(finding, policy, ctx, dry_run=dry_run or ctx.settings.dry_run)
+                   for policy in policies]
+    except BaseException:
+        ctx.store.release_event(finding.event_id)  # let EventBridge's retry take it again
+        raise
+    ctx.store.finish_event(finding.event_id, [r.to_json() for r in results])
+    for result in results:
+        notify.outcome(ctx, result)
+    return results
+
+
+def _record_only(policy: Policy) -> bool:
+    from remediations import load as load_registry
+
+    return load_registry()[policy.remediation].record_only
+
+
+def _ignored(finding: Finding, reason: str) -> Result:
+    logger.info("ignored", extra={"reason": reason})
+    return Result(event_id=finding.event_id, outcome=Outcome.IGNORED, reason=reason)
+
+
+def _detected(finding: Finding) -> dict[str, Any]:
+    return {"source": finding.source.value, "event_id": finding.event_id,
+            "kind": finding.kind, "source_ids": list(finding.source_ids),
+            "changed_by": finding.actor, "severity": finding.severity,
+            "account": finding.account, "region": finding.region, "event": finding.raw}
+
+
+def _run(finding: Finding, policy: Policy, ctx: Context, *, dry_run: bool) -> Result:
+    """Gate, plan, record and (maybe) act for one policy."""
+    resource = resource_of(finding)
+    logger.append_keys(policy=policy.name, remediation=policy.remediation,
+                       resource=resource.display)
+    result = Result(event_id=finding.event_id, outcome=Outcome.FAILED, policy=policy.name,
+                    remediation=policy.remediation, resource=resource.display)
+    rem = remediation_for(ctx, finding, policy, resource)
+    failure: AutoremediateError | None = None
+    plan = None
+    try:
+        decision = gate.decide(policy, rem.tags(), dry_run=dry_run)
+        if decision.decision is gate.Decision.EXEMPT:
+            logger.info("exempt", extra={"reason": decision.reason})
+            return result.model_copy(update={"outcome": Outcome.EXEMPT,
+                                              "reason": decision.reason})
+        plan = rem.plan()
+    except AutoremediateError as exc:
+        failure = exc
+
+    incident, joined = ctx.store.open_or_join(Incident(
+        incident_id=new_id("inc"), status=Status.OPEN, resource=resource.display,
+        resource_type=resource.type, resource_id=resource.id, account=finding.account,
+        region=finding.region, policy=policy.name, remediation=policy.remediation,
+        controls=policy.hipaa, created_at=ctx.clock()))
+    iid = incident.incident_id
+    logger.append_keys(incident_id=iid)
+    ctx.store.append(iid, EntryKind.DETECTED, finding.actor or finding.source.value,
+                     {**_detected(finding), "joined": joined})
+    result = result.model_copy(update={"incident_id": iid})
+
+    if failure is not None or plan is None:
+        reason = str(failure)
+        ctx.store.append(iid, EntryKind.FAILED, ACTOR, {
+            "stage": "plan", "error": type(failure).__name__, "reason": reason})
+        return result.model_copy(update={"reason": reason})
+
+    if plan.record_only:
+        ctx.store.append(iid, EntryKind.PLANNED, ACTOR, {"note": "record only; no change"})
+        return result.model_copy(update={"outcome": Outcome.INCIDENT_OPENED})
+    if plan.is_noop:
+        ctx.store.append(iid, EntryKind.VERIFIED, ACTOR,
+                         {"note": "already compliant", "state": plan.before})
+        if incident.status is not Status.RESOLVED:
+            ctx.store.update_incident(iid, status=Status.RESOLVED, resolved_at=ctx.clock())
+            ctx.store.append(iid, EntryKind.CLOSED, ACTOR, {"status": "resolved"})
+        return result.model_copy(update={"outcome": Outcome.COMPLIANT})
+
+    changes = calls_json(plan)
+    if decision.decision is gate.Decision.DRY_RUN:
+        ctx.store.append(iid, EntryKind.DRY_RUN, ACTOR, {
+            "reason": decision.reason, "before": plan.before, "after": plan.after,
+            "calls": changes})
+        return result.model_copy(update={"outcome": Outcome.DRY_RUN, "changes": changes,
+                                          "reason": decision.reason})
+    if decision.decision is gate.Decision.APPROVAL:
+        if incident.status is Status.RESOLVED:
+            ctx.store.update_incident(iid, status=Status.OPEN)
+        approval_id = approval.request(ctx, finding, policy, plan, iid)
+        return result.model_copy(update={"outcome": Outcome.APPROVAL_REQUESTED,
+                                          "approval_id": approval_id, "changes": changes})
+
+    ctx.store.append(iid, EntryKind.PLANNED, ACTOR, {
+        "reason": decision.reason, "before": plan.before, "after": plan.after,
+        "calls": changes})
+    if incident.status is Status.RESOLVED:  # drifted again after a fix: re-open
+        ctx.store.update_incident(iid, status=Status.OPEN)
+    outcome, reason = execute(ctx, rem, plan, iid)
+    return result.model_copy(update={"outcome": outcome, "reason": reason,
+                                      "changes": changes})

@@ -1,0 +1,367 @@
+"""Incidents and their timeline in DynamoDB, event claims (dedupe) and pending approvals.
+
+One table, `pk`/`sk` strings:
+
+| item            | pk                                  | sk                  |
+|-----------------|-------------------------------------|---------------------|
+| event claim     | EVENT#<event id>                    | EVENT               |
+| incident        | INCIDENT#<incident id>              | META                |
+| timeline entry  | INCIDENT#<incident id>              | ENTRY#<at>#<nonce>  |
+| open pointer    | OPEN#<account>#<resource>#<policy>  | POINTER             |
+| approval        | APPROVAL#<approval id>              | META                |
+
+Every write that could race is conditional: an event is claimed once (with a lease, so a
+crashed run can be retried), an incident pointer is created or replaced once, a timeline
+entry is only ever added, an approval is decided once.
+
+Raises:
+    StateConflict (a lost race the caller must handle), NotFound, RemediationError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import secrets
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from chalicelib.aws import translate
+from chalicelib.errors import NotFound, StateConflict
+
+JOIN_WINDOW = dt.timedelta(hours=24)
+EVENT_LEASE = dt.timedelta(minutes=15)  # Lambda's longest timeout: a crashed run frees it
+EVENT_RETENTION = dt.timedelta(days=30)
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    ROLLED_BACK = "rolled_back"
+
+
+class EntryKind(StrEnum):
+    DETECTED = "detected"
+    PLANNED = "planned"
+    DRY_RUN = "dry_run"
+    APPROVAL_REQUESTED = "approval_requested"
+    APPROVED = "approved"
+    DENIED = "denied"
+    APPLIED = "applied"
+    VERIFIED = "verified"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
+    CLOSED = "closed"
+
+
+class TimelineEntry(BaseModel):
+    at: dt.datetime
+    kind: EntryKind
+    actor: str = Field(description="who: autoremediate, a user id, or the event's principal")
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Incident(BaseModel):
+    incident_id: str
+    status: Status
+    resource: str = Field(description="ARN (or type/id) of the resource")
+    resource_type: str
+    resource_id: str
+    account: str
+    region: str
+    policy: str
+    remediation: str
+    controls: list[str]
+    created_at: dt.datetime
+    resolved_at: dt.datetime | None = None
+    fix: dict[str, Any] | None = Field(default=None, description=(
+        "the last applied plan (before/after/calls): what rollback restores"))
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _iso(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{now():%Y%m%d}-{secrets.token_hex(4)}"
+
+
+class Store:
+    """The state table. `client` is a DynamoDB client; `clock` returns aware datetimes."""
+
+    def __init__(self, client: Any, table: str, *,
+                 clock: Callable[[], dt.datetime] = now) -> None:
+        self.db = client
+        self.table = table
+        self.clock = clock
+
+    # -- table ----------------------------------------------------------------------------
+    def ensure_table(self) -> bool:
+        """Create the table if it is missing; True when it was created. Idempotent."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.db.describe_table(TableName=self.table)
+            return False
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                with translate(f"describing table {self.table}"):
+                    raise
+        with translate(f"creating table {self.table}"):
+            try:
+                self.db.create_table(
+                    TableName=self.table, BillingMode="PAY_PER_REQUEST",
+                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                          {"AttributeName": "sk", "AttributeType": "S"}],
+                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                               {"AttributeName": "sk", "KeyType": "RANGE"}],
+                    SSESpecification={"Enabled": True},
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ResourceInUseException":
+                    raise
+                return False  # someone else created it meanwhile
+            self.db.get_waiter("table_exists").wait(TableName=self.table,
+                                                    WaiterConfig={"Delay": 1})
+            # TTL is housekeeping only: a table without it still works
+            with contextlib.suppress(ClientError):
+                self.db.update_time_to_live(TableName=self.table, TimeToLiveSpecification={
+                    "Enabled": True, "AttributeName": "expires_at"})
+        return True
+
+    # -- low level ------------------------------------------------------------------------
+    def _put(self, item: dict[str, Any], *, condition: str | None = None,
+             values: dict[str, Any] | None = None,
+             names: dict[str, str] | None = None) -> None:
+        from boto3.dynamodb.types import TypeSerializer
+
+        ser = TypeSerializer()
+        kwargs: dict[str, Any] = {"TableName": self.table,
+                                  "Item": {k: ser.serialize(v) for k, v in item.items()}}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        if values:
+            kwargs["ExpressionAttributeValues"] = {k: ser.serialize(v) for k, v in values.items()}
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        with translate(f"writing {item['pk']}"):
+            self.db.put_item(**kwargs)
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        with translate(f"reading {pk}"):
+            got = self.db.get_item(TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                                   ConsistentRead=True)
+        if "Item" not in got:
+            return None
+        de = TypeDeserializer()
+        return {k: de.deserialize(v) for k, v in got["Item"].items()}
+
+    def _update(self, pk: str, sk: str, fields: dict[str, Any], *,
+                condition: str | None = None, values: dict[str, Any] | None = None) -> None:
+        from boto3.dynamodb.types import TypeSerializer
+
+        ser = TypeSerializer()
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        vals = {f":f{i}": ser.serialize(v) for i, v in enumerate(fields.values())}
+        vals.update({k: ser.serialize(v) for k, v in (values or {}).items()})
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
+            "UpdateExpression": "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": vals,
+        }
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        with translate(f"updating {pk}"):
+            self.db.update_item(**kwargs)
+
+    # -- event claims ---------------------------------------------------------------------
+    def claim_event(self, event_id: str) -> bool:
+        """Claim an event id for processing; False when it was (or is being) handled."""
+        at = self.clock()
+        try:
+            self._put({"pk": f"EVENT#{event_id}", "sk": "EVENT", "state": "in_progress",
+                       "claimed_at": _iso(at), "lease_until": _iso(at + EVENT_LEASE),
+                       "expires_at": int((at + EVENT_RETENTION).timestamp())},
+                      condition="attribute_not_exists(pk) OR "
+                                "(#s = :busy AND lease_until < :now)",
+                      values={":busy": "in_progress", ":now": _iso(at)},
+                      names={"#s": "state"})
+        except StateConflict:
+            return False
+        return True
+
+    def finish_event(self, event_id: str, results: list[dict[str, Any]]) -> None:
+        self._update(f"EVENT#{event_id}", "EVENT", {
+            "state": "done", "finished_at": _iso(self.clock()),
+            "results": json.dumps(results, default=str)})
+
+    def release_event(self, event_id: str) -> None:
+        """Give up a claim (the run crashed before doing anything) so a retry can take it."""
+        with translate(f"releasing event {event_id}"):
+            self.db.delete_item(TableName=self.table,
+                                Key={"pk": {"S": f"EVENT#{event_id}"}, "sk": {"S": "EVENT"}})
+
+    # -- incidents ------------------------------------------------------------------------
+    @staticmethod
+    def pointer_key(account: str, resource: str, policy: str) -> str:
+        return f"OPEN#{account}#{resource}#{policy}"
+
+    def open_or_join(self, new: Incident) -> tuple[Incident, bool]:
+        """The incident for (resource, policy): the open one, one resolved < 24 h ago, or
+        `new`. Returns (incident, joined). Safe when two runs race: one creates, one joins."""
+        from boto3.dynamodb.types import TypeSerializer
+
+        pk = self.pointer_key(new.account, new.resource, new.policy)
+        for _ in range(3):
+            pointer = self._get(pk, "POINTER")
+            if pointer is not None:
+                current = self.incident(pointer["incident_id"])
+                if current.status is Status.OPEN or (
+                        current.status is Status.RESOLVED and current.resolved_at is not None
+                        and self.clock() - current.resolved_at < JOIN_WINDOW):
+                    return current, True
+            ser = TypeSerializer()
+            ptr_item = {"pk": pk, "sk": "POINTER", "incident_id": new.incident_id}
+            put_pointer: dict[str, Any] = {
+                "TableName": self.table,
+                "Item": {k: ser.serialize(v) for k, v in ptr_item.items()},
+            }
+            if pointer is None:
+                put_pointer["ConditionExpression"] = "attribute_not_exists(pk)"
+            else:
+                put_pointer["ConditionExpression"] = "incident_id = :old"
+                put_pointer["ExpressionAttributeValues"] = {
+                    ":old": {"S": pointer["incident_id"]}}
+            meta = {k: ser.serialize(v) for k, v in self._incident_item(new).items()}
+            try:
+                with translate(f"opening incident {new.incident_id}"):
+                    self.db.transact_write_items(TransactItems=[
+                        {"Put": put_pointer},
+                        {"Put": {"TableName": self.table, "Item": meta,
+                                 "ConditionExpression": "attribute_not_exists(pk)"}},
+                    ])
+            except StateConflict:
+                continue  # someone else opened one first: read it and join
+            return new, False
+        raise StateConflict(f"could not open or join an incident for {new.resource}")
+
+    @staticmethod
+    def _incident_item(inc: Incident) -> dict[str, Any]:
+        data = inc.model_dump(mode="json")
+        item = {"pk": f"INCIDENT#{inc.incident_id}", "sk": "META", "kind": "incident"}
+        for key, value in data.items():
+            if value is None:
+                continue
+            item[key] = json.dumps(value) if key in ("fix", "controls") else value
+        return item
+
+    def incident(self, incident_id: str) -> Incident:
+        item = self._get(f"INCIDENT#{incident_id}", "META")
+        if item is None:
+            raise NotFound(f"no incident {incident_id!r}")
+        for key in ("fix", "controls"):
+            if key in item:
+                item[key] = json.loads(item[key])
+        return Incident.model_validate(item)
+
+    def update_incident(self, incident_id: str, **fields: Any) -> None:
+        encoded = {}
+        for key, value in fields.items():
+            if isinstance(value, dt.datetime):
+                value = _iso(value)
+            elif key in ("fix", "controls"):
+                value = json.dumps(value, default=str)
+            elif isinstance(value, StrEnum):
+                value = value.value
+            encoded[key] = value
+        self._update(f"INCIDENT#{incident_id}", "META", encoded,
+                     condition="attribute_exists(pk)")
+
+    def append(self, incident_id: str, kind: EntryKind, actor: str,
+               detail: dict[str, Any] | None = None) -> TimelineEntry:
+        """Add one timeline entry (never overwrites one)."""
+        entry = TimelineEntry(at=self.clock(), kind=kind, actor=actor, detail=detail or {})
+        self._put({"pk": f"INCIDENT#{incident_id}",
+                   "sk": f"ENTRY#{_iso(entry.at)}#{secrets.token_hex(3)}",
+                   "at": _iso(entry.at), "kind": entry.kind.value, "actor": actor,
+                   "detail": json.dumps(entry.detail, default=str)},
+                  condition="attribute_not_exists(pk)")
+        return entry
+
+    def entries(self, incident_id: str) -> list[TimelineEntry]:
+        out: list[TimelineEntry] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "ConsistentRead": True,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :e)",
+            "ExpressionAttributeValues": {":pk": {"S": f"INCIDENT#{incident_id}"},
+                                          ":e": {"S": "ENTRY#"}},
+        }
+        while True:
+            with translate(f"reading the timeline of {incident_id}"):
+                page = self.db.query(**kwargs)
+            for item in page["Items"]:
+                out.append(TimelineEntry(at=item["at"]["S"], kind=item["kind"]["S"],
+                                         actor=item["actor"]["S"],
+                                         detail=json.loads(item["detail"]["S"])))
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def incidents(self) -> list[Incident]:
+        """Every incident, newest first (a scan: fine for the CLI, not the hot path)."""
+        items: list[Incident] = []
+        kwargs: dict[str, Any] = {"TableName": self.table,
+                                  "FilterExpression": "sk = :m AND #k = :i",
+                                  "ExpressionAttributeNames": {"#k": "kind"},
+                                  "ExpressionAttributeValues": {":m": {"S": "META"},
+                                                                ":i": {"S": "incident"}}}
+        while True:
+            with translate("listing incidents"):
+                page = self.db.scan(**kwargs)
+            for raw in page["Items"]:
+                items.append(self.incident(raw["incident_id"]["S"]))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted(items, key=lambda i: i.created_at, reverse=True)
+
+    # -- approvals ------------------------------------------------------------------------
+    def put_approval(self, approval_id: str, item: dict[str, Any]) -> None:
+        self._put({"pk": f"APPROVAL#{approval_id}", "sk": "META", "kind": "approval",
+                   "approval_id": approval_id,
+                   **{k: json.dumps(v, default=str) if isinstance(v, dict | list) else v
+                      for k, v in item.items()}},
+                  condition="attribute_not_exists(pk)")
+
+    def approval(self, approval_id: str) -> dict[str, Any]:
+        item = self._get(f"APPROVAL#{approval_id}", "META")
+        if item is None:
+            raise NotFound(f"no approval {approval_id!r}")
+        for key in ("plan", "finding", "approvers", "decisions"):
+            if isinstance(item.get(key), str):
+                item[key] = json.loads(item[key])
+        return item
+
+    def decide_approval(self, approval_id: str, state: str, user: str, *,
+                        expected: str = "pending") -> None:
+        """Move an approval from `expected` to `state` exactly once (StateConflict if not)."""
+        with translate(f"deciding approval {approval_id}"):
+            self.db.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": f"APPROVAL#{approval_id}"}, "sk": {"S": "META"}},
+                UpdateExpression="SET #s = :new, decided_by = :u, decided_at = :t",
+                ConditionExpression="#s = :expected",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={":new": {"S": state}, ":u": {"S": user},
+                                           ":t": {"S": _iso(self.clock())},
+                                           ":expected": {"S": expected}})

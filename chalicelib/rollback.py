@@ -1,0 +1,45 @@
+"""Undo a fix: restore the before-state saved in the incident, exactly.
+
+Raises:
+    NotFound: unknown incident.
+    Refused: nothing to roll back, or already rolled back.
+    RollbackConflict: the resource changed since the fix (pass force=True to override).
+    RemediationError: AWS refused or the restored state does not read back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.act import build
+from chalicelib.context import Context
+from chalicelib.errors import Refused
+from chalicelib.record import EntryKind, Status
+from remediations.base import Plan
+
+
+def rollback(ctx: Context, incident_id: str, *, actor: str, force: bool = False,
+             params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Restore the saved prior state of `incident_id`; returns what was done."""
+    incident = ctx.store.incident(incident_id)
+    if incident.status is Status.ROLLED_BACK:
+        raise Refused(f"incident {incident_id} is already rolled back")
+    if not incident.fix:
+        raise Refused(f"incident {incident_id} has no applied change to roll back "
+                      f"(status {incident.status.value})")
+    plan = Plan.model_validate({
+        "remediation": incident.remediation, "account": incident.account,
+        "region": incident.region, **incident.fix,
+        "resource": {"type": incident.resource_type, "id": incident.resource_id,
+                     "arn": incident.resource if incident.resource.startswith("arn:")
+                     else None}})
+    rem = build(ctx, incident.remediation, plan.resource, account=incident.account,
+                region=incident.region, params=params or {})
+    calls = rem.rollback(plan, force=force)
+    done = [c.model_dump(mode="json") for c in calls]
+    ctx.store.append(incident_id, EntryKind.ROLLED_BACK, actor, {
+        "calls": done, "restored": plan.before, "forced": force})
+    ctx.store.update_incident(incident_id, status=Status.ROLLED_BACK)
+    return {"incident_id": incident_id, "outcome": "rolled_back",
+            "resource": incident.resource, "remediation": incident.remediation,
+            "changes": done, "restored": plan.before}

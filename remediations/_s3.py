@@ -1,0 +1,33 @@
+"""Helpers the S3 remediations share: reads that treat "not configured" as None, and tags."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.aws import translate
+
+
+def read_optional(what: str, missing_code: str, fetch: Callable[[], Any]) -> Any | None:
+    """Run `fetch`; a ClientError with `missing_code` means "not configured" and gives None.
+
+    Every other error goes through `translate` (NoSuchBucket → ResourceGone, …).
+    """
+    from botocore.exceptions import ClientError
+
+    with translate(what):
+        try:
+            return fetch()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == missing_code:
+                return None
+            raise
+
+
+def bucket_tags(s3: Any, bucket: str, account: str) -> dict[str, str]:
+    """The bucket's tags ({} when it has none)."""
+    found = read_optional(
+        f"reading tags of bucket {bucket}", "NoSuchTagSet",
+        lambda: s3.get_bucket_tagging(Bucket=bucket, ExpectedBucketOwner=account),
+    )
+    return {t["Key"]: t["Value"] for t in (found or {}).get("TagSet", [])}

@@ -1,0 +1,194 @@
+"""The shape every remediation shares: read → plan → apply → verify, and rollback.
+
+A remediation module fills in three small steps and declares what it touches:
+
+```python
+@register("s3_block_public_access")
+class S3BlockPublicAccess(Remediation):
+    resource_type = "AWS::S3::Bucket"
+    permissions = ("s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock")
+
+    def read(self) -> State: ...                              # AWS state now
+    def desired(self, before: State) -> State: ...            # compliant state
+    def transition(self, frm: State, to: State) -> list[ApiCall]: ...  # calls from → to
+```
+
+The base class owns the flow: `plan` reads (never writes) and its before-state is what
+rollback restores; `apply` makes exactly the planned calls; `verify` reads back and raises
+`VerifyFailed` on any difference; `rollback` refuses when the resource changed since the fix.
+
+Raises:
+    ResourceGone, AccessDenied, InvalidKey, VerifyFailed, RemediationError, RollbackConflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.aws import translate
+from chalicelib.errors import RollbackConflict, VerifyFailed
+from chalicelib.finding import Resource
+
+State = dict[str, Any]
+
+REGISTRY: dict[str, type[Remediation]] = {}
+
+# API operations whose IAM action is not simply "<service>:<Operation>".
+IAM_ACTION_OVERRIDES: dict[str, str] = {
+    "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+    "s3:PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+    "s3:DeletePublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+    "s3:GetBucketEncryption": "s3:GetEncryptionConfiguration",
+    "s3:PutBucketEncryption": "s3:PutEncryptionConfiguration",
+    "s3:DeleteBucketEncryption": "s3:PutEncryptionConfiguration",
+    "s3:HeadBucket": "s3:ListBucket",
+    # DynamoDB authorises each item of a transaction as the single-item action
+    "dynamodb:TransactWriteItems": "dynamodb:PutItem",
+}
+
+
+def iam_action(service: str, operation: str) -> str:
+    """The IAM action that authorises one API operation (`s3`, `PutPublicAccessBlock`)."""
+    key = f"{service}:{operation}"
+    return IAM_ACTION_OVERRIDES.get(key, key)
+
+
+class NoParams(BaseModel):
+    """A remediation that takes no parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApiCall(BaseModel):
+    """One AWS API call, exactly as it is (or would be) made."""
+
+    model_config = ConfigDict(frozen=True)
+
+    service: str = Field(description="boto3 service name, e.g. s3")
+    operation: str = Field(description="API operation, e.g. PutPublicAccessBlock")
+    params: dict[str, Any] = Field(default_factory=dict, description="request parameters")
+
+    @property
+    def action(self) -> str:
+        return iam_action(self.service, self.operation)
+
+
+class Plan(BaseModel):
+    """What a remediation would change: before, after and the exact calls between them."""
+
+    remediation: str
+    resource: Resource
+    account: str
+    region: str
+    before: State = Field(description="state read now; what rollback restores")
+    after: State = Field(description="state expected after the calls")
+    calls: list[ApiCall] = Field(default_factory=list)
+    record_only: bool = Field(default=False, description="nothing to change by design")
+
+    @property
+    def is_noop(self) -> bool:
+        return not self.calls
+
+
+@dataclass
+class Target:
+    """The resource a remediation acts on, with clients in its account and region."""
+
+    resource: Resource
+    account: str
+    region: str
+    clients: Callable[[str], Any]
+    params: BaseModel = field(default_factory=NoParams)
+    kms_key: str | None = None
+
+
+R = TypeVar("R", bound="type[Remediation]")
+
+
+def register(name: str) -> Callable[[R], R]:
+    """Class decorator: add a remediation to the registry under `name`."""
+
+    def deco(cls: R) -> R:
+        if name in REGISTRY and REGISTRY[name] is not cls:
+            raise ValueError(f"remediation {name!r} registered twice")
+        cls.name = name
+        REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+class Remediation:
+    """Base class; see the module docstring for the three steps a subclass fills in."""
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    resource_type: ClassVar[str] = ""
+    permissions: ClassVar[tuple[str, ...]] = ()
+    Params: ClassVar[type[BaseModel]] = NoParams
+    record_only: ClassVar[bool] = False
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    # -- the steps a module fills in ----------------------------------------------------
+    def read(self) -> State:
+        raise NotImplementedError
+
+    def desired(self, before: State) -> State:
+        raise NotImplementedError
+
+    def transition(self, frm: State, to: State) -> list[ApiCall]:
+        raise NotImplementedError
+
+    def tags(self) -> dict[str, str]:
+        """The resource's tags, for exemptions. Default: what the event carried."""
+        return dict(self.target.resource.tags)
+
+    # -- the flow the base class owns -----------------------------------------------------
+    def plan(self) -> Plan:
+        before = self.read()
+        after = self.desired(before)
+        calls = [] if after == before else self.transition(before, after)
+        return Plan(remediation=self.name, resource=self.target.resource,
+                    account=self.target.account, region=self.target.region,
+                    before=before, after=after, calls=calls, record_only=self.record_only)
+
+    def call(self, call: ApiCall) -> Any:
+        from botocore import xform_name
+
+        client = self.target.clients(call.service)
+        with translate(f"{call.service}:{call.operation} on {self.target.resource.display}"):
+            return getattr(client, xform_name(call.operation))(**call.params)
+
+    def apply(self, plan: Plan) -> None:
+        for call in plan.calls:
+            self.call(call)
+
+    def verify(self, plan: Plan) -> State:
+        """Read the resource back; raise `VerifyFailed` unless it is `plan.after`."""
+        now = self.read()
+        if now != plan.after:
+            raise VerifyFailed(f"{self.target.resource.display}: state after the change is "
+                               f"{now}, expected {plan.after}")
+        return now
+
+    def rollback(self, plan: Plan, *, force: bool = False) -> list[ApiCall]:
+        """Restore `plan.before`; refuse if the resource is no longer `plan.after`."""
+        current = self.read()
+        if current != plan.after and not force:
+            raise RollbackConflict(
+                f"{self.target.resource.display} changed since the fix (now {current}); "
+                "rolling back would overwrite that change. Use --force to roll back anyway.")
+        calls = [] if current == plan.before else self.transition(current, plan.before)
+        for call in calls:
+            self.call(call)
+        now = self.read()
+        if now != plan.before:
+            raise VerifyFailed(f"{self.target.resource.display}: state after rollback is "
+                               f"{now}, expected {plan.before}")
+        return calls

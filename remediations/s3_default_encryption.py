@@ -1,0 +1,136 @@
+"""Default-encrypt a bucket with SSE-KMS under the customer-managed key, bucket key on.
+
+The key is `REMEDIATION_KMS_KEY` (or the policy's `kms_key` parameter): a key id, key ARN,
+alias name or alias ARN, resolved in the event's account and region. A missing, disabled,
+asymmetric, AWS-managed or other-region key fails the remediation with the reason; there
+is never a silent fallback to AES256.
+
+A bucket already encrypted with SSE-KMS (or DSSE-KMS) under a named key is compliant and
+left alone: the owner chose that key on purpose.
+
+Example policy:
+
+```yaml
+- name: s3-default-encryption
+  trigger:
+    - source: cloudtrail
+      kinds: [DeleteBucketEncryption, CreateBucket]
+  remediation: s3_default_encryption
+  params: {kms_key: alias/phi-data}   # optional; default REMEDIATION_KMS_KEY
+  mode: auto
+  hipaa: ["164.312(a)(2)(iv)"]
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.aws import translate
+from chalicelib.errors import ConfigurationError, InvalidKey
+from remediations._s3 import bucket_tags, read_optional
+from remediations.base import ApiCall, Remediation, State, register
+
+KEY = "ServerSideEncryptionConfiguration"
+KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kms_key: str | None = Field(
+        default=None, description="key id, ARN or alias; default REMEDIATION_KMS_KEY")
+
+
+def _rule(rule: dict[str, Any]) -> dict[str, Any]:
+    default = rule.get("ApplyServerSideEncryptionByDefault", {})
+    kept = {"SSEAlgorithm": default.get("SSEAlgorithm")}
+    if default.get("KMSMasterKeyID"):
+        kept["KMSMasterKeyID"] = default["KMSMasterKeyID"]
+    return {"ApplyServerSideEncryptionByDefault": kept,
+            "BucketKeyEnabled": bool(rule.get("BucketKeyEnabled", False))}
+
+
+@register("s3_default_encryption")
+class S3DefaultEncryption(Remediation):
+    """Default-encrypt a bucket with SSE-KMS under the customer-managed key, bucket key on."""
+
+    summary = "Default-encrypt the bucket with SSE-KMS (customer-managed key, bucket key on)"
+    resource_type = "AWS::S3::Bucket"
+    permissions = (
+        "s3:GetEncryptionConfiguration",
+        "s3:PutEncryptionConfiguration",
+        "s3:GetBucketTagging",
+        "kms:DescribeKey",
+    )
+    Params = Params
+
+    @property
+    def bucket(self) -> str:
+        return self.target.resource.id
+
+    def read(self) -> State:
+        s3 = self.target.clients("s3")
+        found = read_optional(
+            f"reading the default encryption of bucket {self.bucket}",
+            "ServerSideEncryptionConfigurationNotFoundError",
+            lambda: s3.get_bucket_encryption(Bucket=self.bucket,
+                                             ExpectedBucketOwner=self.target.account),
+        )
+        if found is None:
+            return {KEY: None}
+        rules = found.get(KEY, {}).get("Rules", [])
+        return {KEY: {"Rules": [_rule(r) for r in rules]}}
+
+    def desired(self, before: State) -> State:
+        config = before[KEY]
+        for rule in (config or {}).get("Rules", []):
+            default = rule["ApplyServerSideEncryptionByDefault"]
+            if default["SSEAlgorithm"] in KMS_ALGORITHMS and default.get("KMSMasterKeyID"):
+                return before
+        return {KEY: {"Rules": [{
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                   "KMSMasterKeyID": self.key_arn()},
+            "BucketKeyEnabled": True,
+        }]}}
+
+    def transition(self, frm: State, to: State) -> list[ApiCall]:
+        owner = {"Bucket": self.bucket, "ExpectedBucketOwner": self.target.account}
+        if to[KEY] is None:
+            return [ApiCall(service="s3", operation="DeleteBucketEncryption", params=owner)]
+        return [ApiCall(service="s3", operation="PutBucketEncryption",
+                        params={**owner, KEY: to[KEY]})]
+
+    def tags(self) -> dict[str, str]:
+        return bucket_tags(self.target.clients("s3"), self.bucket, self.target.account)
+
+    def key_arn(self) -> str:
+        """Resolve the configured key to its ARN and check it can encrypt this bucket."""
+        params = self.target.params
+        key = getattr(params, "kms_key", None) or self.target.kms_key
+        if not key:
+            raise ConfigurationError(
+                "REMEDIATION_KMS_KEY is not set: name the customer-managed KMS key "
+                "(id, ARN or alias) that default encryption should use")
+        with translate(f"looking up KMS key {key} in {self.target.region}"):
+            meta = self.target.clients("kms").describe_key(KeyId=key)["KeyMetadata"]
+        arn = meta["Arn"]
+        problems = []
+        if meta.get("KeyState", "Enabled") != "Enabled" or not meta.get("Enabled", True):
+            problems.append(f"is {meta.get('KeyState', 'disabled')}")
+        usage = meta.get("KeyUsage", "ENCRYPT_DECRYPT")  # moto omits it for symmetric keys
+        if usage != "ENCRYPT_DECRYPT":
+            problems.append(f"has usage {usage}")
+        spec = meta.get("KeySpec") or meta.get("CustomerMasterKeySpec")
+        if spec != "SYMMETRIC_DEFAULT":
+            problems.append(f"is {spec}, not a symmetric key")
+        if meta.get("KeyManager", "CUSTOMER") != "CUSTOMER":
+            problems.append("is AWS-managed, not customer-managed")
+        if arn.split(":")[3] != self.target.region:
+            problems.append(f"is in {arn.split(':')[3]}, the bucket is in {self.target.region}")
+        if problems:
+            raise InvalidKey(f"KMS key {key} ({arn}) cannot encrypt the bucket: it "
+                             + "; it ".join(problems))
+        return str(arn)

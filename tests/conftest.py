@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chalicelib.aws import Aws
+from chalicelib.config import Settings
+from chalicelib.context import Context
+from chalicelib.iam import BOOTSTRAP_ACTIONS, PLATFORM_ACTIONS, remediation_actions
+from remediations.base import iam_action
+
+for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "DRY_RUN", "REMEDIATION_KMS_KEY",
+            "REMEDIATION_APPROVERS", "REMEDIATION_SELF_ARNS", "SLACK_BOT_TOKEN"):
+    os.environ.pop(var, None)
+os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"})
+
+
+class CallLog:
+    """Every AWS call made through a session, as IAM actions."""
+
+    def __init__(self) -> None:
+        self.actions: list[str] = []
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        self.actions.append(iam_action(model.service_model.service_name, model.name))
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def kms_key(aws: None) -> str:
+    import boto3
+
+    kms = boto3.client("kms", region_name="us-east-1")
+    key = kms.create_key(Description="phi")["KeyMetadata"]
+    kms.create_alias(AliasName="alias/phi-data", TargetKeyId=key["KeyId"])
+    return str(key["Arn"])
+
+
+def make_context(**settings: Any) -> tuple[Context, CallLog]:
+    ctx = Context(settings=Settings(**settings), aws=Aws())
+    log = CallLog()
+    ctx.aws.session().events.register("before-call", log)
+    ctx.store.ensure_table()
+    log.actions.clear()
+    return ctx, log
+
+
+@pytest.fixture
+def ctx_log(aws: None, kms_key: str) -> Iterator[tuple[Context, CallLog]]:
+    ctx, log = make_context(kms_key="alias/phi-data", approvers=("U_ONCALL",))
+    yield ctx, log
+    declared = set(PLATFORM_ACTIONS) | set(BOOTSTRAP_ACTIONS)
+    for actions in remediation_actions().values():
+        declared |= set(actions)
+    undeclared = sorted(set(log.actions) - declared)
+    assert not undeclared, f"AWS calls made but declared nowhere: {undeclared}"
+
+
+@pytest.fixture
+def ctx(ctx_log: tuple[Context, CallLog]) -> Context:
+    return ctx_log[0]
+
+
+@pytest.fixture
+def s3(aws: None) -> Any:
+    import boto3
+
+    return boto3.client("s3", region_name="us-east-1")
