@@ -1,0 +1,260 @@
+"""Every outcome of the contract, through the real pipeline, asserting on AWS state."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.context import Context
+from chalicelib.outcome import Outcome, report
+from chalicelib.pipeline import handle
+from chalicelib.record import EntryKind, Status
+from tests.conftest import make_context
+from tests.helpers import load_event
+
+ALL_ON = dict.fromkeys(
+    ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
+
+
+def _pab(s3: Any, bucket: str) -> dict[str, bool] | None:
+    try:
+        return s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    except s3.exceptions.ClientError:
+        return None
+
+
+def _enc(s3: Any, bucket: str) -> dict[str, Any] | None:
+    try:
+        return s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    except s3.exceptions.ClientError:
+        return None
+
+
+def _kinds(ctx: Context, incident_id: str) -> list[str]:
+    return [e.kind.value for e in ctx.store.entries(incident_id)]
+
+
+def test_public_bucket_is_blocked_and_recorded(ctx: Context, s3: Any) -> None:
+    s3.create_bucket(Bucket="phi-bucket")
+    (r,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    assert r.outcome is Outcome.REMEDIATED
+    assert _pab(s3, "phi-bucket") == ALL_ON
+    assert r.changes[0]["operation"] == "PutPublicAccessBlock"
+    incident = ctx.store.incident(r.incident_id)
+    assert incident.status is Status.RESOLVED
+    assert incident.fix["before"] == {"PublicAccessBlockConfiguration": None}
+    assert _kinds(ctx, r.incident_id) == ["detected", "planned", "applied", "verified",
+                                          "closed"]
+    detected = ctx.store.entries(r.incident_id)[0]
+    assert detected.actor == "arn:aws:sts::123456789012:assumed-role/developer/alice"
+    assert detected.detail["source_ids"] == ["a8a1c1f2-90f1-4c3a-8f2b-0a3c4d5e6f70"]
+
+
+def test_unencrypted_bucket_gets_sse_kms(ctx: Context, s3: Any, kms_key: str) -> None:
+    s3.create_bucket(Bucket="phi-bucket")
+    (r,) = handle(load_event("config_s3_encryption_noncompliant"), ctx)
+    assert r.outcome is Outcome.REMEDIATED
+    rule = _enc(s3, "phi-bucket")["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == kms_key
+    assert rule["BucketKeyEnabled"] is True
+
+
+@pytest.mark.parametrize("how", ["env", "flag", "policy"])
+def test_dry_run_records_the_plan_and_changes_nothing(aws: None, kms_key: str, s3: Any,
+                                                      tmp_path: Path, how: str) -> None:
+    settings: dict[str, Any] = {"kms_key": "alias/phi-data"}
+    if how == "env":
+        settings["dry_run"] = True
+    if how == "policy":
+        text = (Path("policies") / "10-s3-public-access.yaml").read_text()
+        (tmp_path / "p.yaml").write_text(text.replace("mode: auto", "mode: dry-run"))
+        settings["policy_dir"] = tmp_path
+    ctx, _ = make_context(**settings)
+    s3.create_bucket(Bucket="phi-bucket")
+    (r,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx, dry_run=how == "flag")
+    assert r.outcome is Outcome.DRY_RUN
+    assert [c["operation"] for c in r.changes] == ["PutPublicAccessBlock"]
+    assert r.changes[0]["params"]["PublicAccessBlockConfiguration"] == ALL_ON
+    assert _pab(s3, "phi-bucket") is None
+    entry = ctx.store.entries(r.incident_id)[-1]
+    assert entry.kind is EntryKind.DRY_RUN and entry.detail["calls"] == r.changes
+    assert ctx.store.incident(r.incident_id).status is Status.OPEN
+
+
+def test_exempt_bucket_is_left_alone(ctx: Context, s3: Any) -> None:
+    s3.create_bucket(Bucket="phi-bucket")
+    s3.put_bucket_tagging(Bucket="phi-bucket", Tagging={"TagSet": [
+        {"Key": "autoremediate:exempt", "Value": "true"}]})
+    (r,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    assert r.outcome is Outcome.EXEMPT and r.incident_id is None
+    assert "autoremediate:exempt=true" in r.reason
+    assert _pab(s3, "phi-bucket") is None
+
+
+def test_exempt_tag_must_say_true(ctx: Context, s3: Any) -> None:
+    s3.create_bucket(Bucket="phi-bucket")
+    s3.put_bucket_tagging(Bucket="phi-bucket", Tagging={"TagSet": [
+        {"Key": "autoremediate:exempt", "Value": "no"}]})
+    (r,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    assert r.outcome is Outcome.REMEDIATED
+
+
+def test_changes_made_by_our_own_identity_are_ignored(ctx: Context, s3: Any) -> None:
+    s3.create_bucket(Bucket="phi-bucket")
+    event = load_event("cloudtrail_put_bucket_policy")
+    event["detail"]["userIdentity"] = {"type": "IAMUser",
+                                       "arn": ctx.aws.identity()["Arn"]}
+    (r,) = handle(event, ctx)
+    assert r.outcome is Outcome.IGNORED and "autoremediate" in r.reason
+    assert _pab(s3, "phi-bucket") is None
+
+
+def test_self_arns_cover_assumed_role_sessions(aws: None, s3: Any) -> None:
+    ctx, _ = make_context(self_arns=("arn:aws:iam::123456789012:role/developer",))
+    s3.create_bucket(Bucket="phi-bucket")
+    (r,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    assert r.outcome is Outcome.IGNORED
+    assert _pab(s3, "phi-bucket") is None
+
+
+def test_member_role_sessions_are_ours_in_any_account(ctx: Context, s3: Any) -> None:
+    s3.create_bucket(Bucket="phi-bucket")
+    event = load_event("cloudtrail_put_bucket_policy")
+    event["detail"]["userIdentity"]["arn"] = (
+        "arn:aws:sts::123456789012:assumed-role/autoremediate-member/autoremediate")
+    event["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = (
+        "arn:aws:iam::123456789012:role/autoremediate-member")
+    assert handle(event, ctx)[0].outcome is Outcome.IGNORED
+
+
+def test_failed_api_call_and_compliant_config_are_ignored(ctx: Context) -> None:
+    assert handle(load_event("cloudtrail_access_denied"), ctx)[0].outcome is Outcome.IGNORED
+    assert handle(load_event("config_compliant"), ctx)[0].outcome is Outcome.IGNORED
+
+
+def test_event_without_policy_is_ignored(ctx: Context) -> None:
+    event = load_event("cloudtrail_put_bucket_policy")
+    event["detail"]["eventName"] = "ListBuckets"
+    (r,) = handle(event, ctx)
+    assert r.outcome is Outcome.IGNORED and "no policy" in r.reason
+
+
+def test_same_event_id_is_handled_once(ctx: Context, s3: Any) -> None:
+    s3.create_bucket(Bucket="phi-bucket")
+    event = load_event("cloudtrail_put_bucket_policy")
+    assert handle(event, ctx)[0].outcome is Outcome.REMEDIATED
+    (again,) = handle(event, ctx)
+    assert again.outcome is Outcome.DUPLICATE and again.incident_id is None
+
+
+def test_racing_deliveries_of_one_event_act_once(ctx: Context, s3: Any) -> None:
+    s3.create_bucket(Bucket="phi-bucket")
+    event = load_event("cloudtrail_put_bucket_policy")
+    outcomes: list[Outcome] = []
+    barrier = threading.Barrier(4)
+
+    def deliver() -> None:
+        barrier.wait()
+        outcomes.extend(r.outcome for r in handle(event, ctx))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == sorted([Outcome.REMEDIATED] + [Outcome.DUPLICATE] * 3)
+
+
+def test_second_finding_joins_the_incident_as_compliant(ctx: Context, s3: Any) -> None:
+    s3.create_bucket(Bucket="phi-bucket")
+    (first,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    (second,) = handle(load_event("guardduty_s3_block_public_access_disabled"), ctx)
+    assert second.outcome is Outcome.COMPLIANT
+    assert second.incident_id == first.incident_id
+    assert _kinds(ctx, first.incident_id).count("detected") == 2
+
+
+def test_drift_again_within_a_day_is_fixed_in_the_same_incident(ctx: Context,
+                                                                s3: Any) -> None:
+    s3.create_bucket(Bucket="phi-bucket")
+    (first,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    s3.delete_public_access_block(Bucket="phi-bucket")
+    (second,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    assert second.outcome is Outcome.REMEDIATED
+    assert second.incident_id == first.incident_id
+    assert _pab(s3, "phi-bucket") == ALL_ON
+
+
+def test_racing_findings_for_one_resource_share_one_incident(ctx: Context, s3: Any) -> None:
+    s3.create_bucket(Bucket="phi-bucket")
+    ids: list[str] = []
+    barrier = threading.Barrier(3)
+
+    def deliver() -> None:
+        barrier.wait()
+        ids.extend(r.incident_id for r in handle(load_event("cloudtrail_put_bucket_policy"),
+                                                 ctx))
+
+    threads = [threading.Thread(target=deliver) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(ids)) == 1
+
+
+def test_guardduty_finding_opens_a_record_only_incident(ctx: Context) -> None:
+    (r,) = handle(load_event("guardduty_ec2_ssh_bruteforce"), ctx)
+    assert r.outcome is Outcome.INCIDENT_OPENED and r.changes == []
+    incident = ctx.store.incident(r.incident_id)
+    assert incident.status is Status.OPEN
+    assert "164.308(a)(6)(ii)" in incident.controls
+
+
+def test_missing_bucket_fails_with_the_reason(ctx: Context) -> None:
+    (r,) = handle(load_event("cloudtrail_put_bucket_policy", bucket="gone-bucket"), ctx)
+    assert r.outcome is Outcome.FAILED and "NoSuchBucket" in r.reason
+    assert _kinds(ctx, r.incident_id) == ["detected", "failed"]
+
+
+def test_missing_kms_setting_fails_and_never_falls_back(aws: None, s3: Any) -> None:
+    ctx, _ = make_context()
+    s3.create_bucket(Bucket="phi-bucket")
+    (r,) = handle(load_event("cloudtrail_delete_bucket_encryption"), ctx)
+    assert r.outcome is Outcome.FAILED and "REMEDIATION_KMS_KEY" in r.reason
+    assert _enc(s3, "phi-bucket") is None
+
+
+def test_approve_mode_waits_and_changes_nothing(aws: None, s3: Any, tmp_path: Path) -> None:
+    text = (Path("policies") / "10-s3-public-access.yaml").read_text()
+    (tmp_path / "p.yaml").write_text(text.replace("mode: auto", "mode: approve"))
+    ctx, _ = make_context(policy_dir=tmp_path, approvers=("U1",))
+    s3.create_bucket(Bucket="phi-bucket")
+    (r,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    assert r.outcome is Outcome.APPROVAL_REQUESTED and r.approval_id
+    assert r.changes[0]["operation"] == "PutPublicAccessBlock"
+    assert _pab(s3, "phi-bucket") is None
+    assert ctx.store.approval(r.approval_id)["state"] == "pending"
+
+
+def test_several_matching_policies_each_run_in_file_order(aws: None, s3: Any,
+                                                          tmp_path: Path) -> None:
+    for name in ("10-s3-public-access.yaml", "20-s3-default-encryption.yaml"):
+        (tmp_path / name).write_text((Path("policies") / name).read_text())
+    (tmp_path / "30-extra.yaml").write_text("""policies:
+  - name: record-policy-changes
+    trigger: [{source: cloudtrail, kinds: [PutBucketPolicy]}]
+    resource_types: ["*"]
+    remediation: open_incident
+    hipaa: ["164.312(b)"]
+""")
+    ctx, _ = make_context(policy_dir=tmp_path)
+    s3.create_bucket(Bucket="phi-bucket")
+    results = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    assert [r.policy for r in results] == ["s3-block-public-access", "record-policy-changes"]
+    out = report(results[0].event_id, results)
+    assert out["outcome"] == "remediated" and len(out["results"]) == 2
+    assert out["results"][1]["outcome"] == "incident_opened"
