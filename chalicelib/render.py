@@ -29,13 +29,14 @@ def timeline_json(incident: Incident, entries: list[TimelineEntry]) -> dict[str,
 
 def _md(text: Any) -> str:
     """Escape Markdown (and HTML, which many Markdown viewers render) in one cell."""
-    out = html.escape(str(text), quote=True)
-    for ch in "\\`*_{}[]()#+-.!|>~":
+    out = str(text).replace("\\", "\\\\")
+    for ch in "`*_[]|~":
         out = out.replace(ch, "\\" + ch)
-    return out.replace("\n", " ")
+    out = out.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return out.replace("\r", " ").replace("\n", " ")
 
 
-def _summary(entry: TimelineEntry) -> str:
+def summary(entry: TimelineEntry) -> str:
     d = entry.detail
     if entry.kind.value == "detected":
         who = f" by {d['changed_by']}" if d.get("changed_by") else ""
@@ -67,7 +68,7 @@ def timeline_md(incident: Incident, entries: list[TimelineEntry]) -> str:
     lines += ["", "## Timeline", "", "| at | kind | actor | what |", "|---|---|---|---|"]
     for e in entries:
         lines.append(f"| {e.at.isoformat()} | {e.kind.value} | {_md(e.actor)} | "
-                     f"{_md(_summary(e))} |")
+                     f"{_md(summary(e))} |")
     if incident.fix:
         lines += ["", "## Before / after", "", "Before:", "", "```json",
                   json.dumps(incident.fix["before"], indent=2).replace("`", "\\u0060"), "```",
@@ -87,7 +88,7 @@ def timeline_html(incident: Incident, entries: list[TimelineEntry]) -> str:
     e = html.escape
     rows = "".join(
         f"<tr><td>{e(x.at.isoformat())}</td><td class=k>{e(x.kind.value)}</td>"
-        f"<td>{e(x.actor)}</td><td>{e(_summary(x))}</td></tr>" for x in entries)
+        f"<td>{e(x.actor)}</td><td>{e(summary(x))}</td></tr>" for x in entries)
     state = ""
     if incident.fix:
         state = (f"<h2>Before / after</h2><h3>Before</h3><pre>"
