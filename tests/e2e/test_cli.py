@@ -1,0 +1,113 @@
+"""The operator contract, driven through the `remediate` executable against moto_server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.conftest import Cli
+from tests.helpers import load_event
+
+ALL_ON = dict.fromkeys(
+    ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
+
+
+def _write(tmp_path: Path, event: dict[str, Any]) -> str:
+    path = tmp_path / f"{event['id']}.json"
+    path.write_text(json.dumps(event))
+    return str(path)
+
+
+def test_handle_fixes_a_public_bucket_and_timeline_and_rollback_work(
+        cli: Cli, s3: Any, tmp_path: Path) -> None:
+    bucket = f"e2e-{tmp_path.name}".lower().replace("_", "-")[:60]
+    s3.create_bucket(Bucket=bucket)
+    event = load_event("cloudtrail_put_bucket_policy", bucket=bucket)
+    code, out = cli.json("handle", _write(tmp_path, event))
+    assert code == 0, out
+    assert out["outcome"] == "remediated" and out["event_id"] == event["id"]
+    assert out["resource"] == f"arn:aws:s3:::{bucket}"
+    assert out["changes"][0]["operation"] == "PutPublicAccessBlock"
+    pab = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert pab == ALL_ON
+
+    code, again = cli.json("handle", "-", stdin=json.dumps(event))
+    assert (code, again["outcome"]) == (0, "duplicate")
+
+    code, timeline = cli.json("timeline", out["incident_id"])
+    assert code == 0 and timeline["status"] == "resolved"
+    assert timeline["controls"] == ["164.312(a)(1)", "164.308(a)(4)"]
+    assert [e["kind"] for e in timeline["entries"]] == [
+        "detected", "planned", "applied", "verified", "closed"]
+    assert all({"at", "kind", "actor", "detail"} <= set(e) for e in timeline["entries"])
+    md = cli("timeline", out["incident_id"], "--format", "md")
+    assert md.returncode == 0 and "## Timeline" in md.stdout
+
+    code, rolled = cli.json("rollback", out["incident_id"])
+    assert code == 0 and rolled["outcome"] == "rolled_back"
+    s3.head_bucket(Bucket=bucket)  # rollback restores configuration, never deletes
+    try:
+        s3.get_public_access_block(Bucket=bucket)
+        raise AssertionError("block should be gone after rollback")
+    except s3.exceptions.ClientError as exc:
+        assert "NoSuchPublicAccessBlockConfiguration" in str(exc)
+    code, timeline = cli.json("timeline", out["incident_id"])
+    assert timeline["status"] == "rolled_back"
+    assert cli("rollback", out["incident_id"]).returncode == 3
+
+
+def test_dry_run_flag_and_env_change_nothing(cli: Cli, s3: Any, tmp_path: Path) -> None:
+    bucket = f"dry-{tmp_path.name}".lower().replace("_", "-")[:60]
+    s3.create_bucket(Bucket=bucket)
+    code, out = cli.json("handle", "--dry-run", _write(
+        tmp_path, load_event("cloudtrail_delete_bucket_encryption", bucket=bucket)))
+    assert (code, out["outcome"]) == (0, "dry_run")
+    assert out["changes"][0]["operation"] == "PutBucketEncryption"
+    code, out = cli.json("handle", _write(
+        tmp_path, load_event("cloudtrail_put_bucket_policy", bucket=bucket)),
+        env={"DRY_RUN": "true"})
+    assert (code, out["outcome"]) == (0, "dry_run")
+    try:
+        s3.get_bucket_encryption(Bucket=bucket)
+        raise AssertionError("dry run must not encrypt")
+    except s3.exceptions.ClientError:
+        pass
+
+
+def test_failed_outcome_exits_1(cli: Cli, tmp_path: Path) -> None:
+    event = load_event("cloudtrail_put_bucket_policy", bucket="no-such-bucket-e2e")
+    code, out = cli.json("handle", _write(tmp_path, event))
+    assert (code, out["outcome"]) == (1, "failed")
+    assert "NoSuchBucket" in out["reason"] and out["incident_id"]
+
+
+def test_bad_input_exits_2_with_one_line(cli: Cli, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    for text in ("{not json", "[]", json.dumps({"id": "x"})):
+        bad.write_text(text)
+        proc = cli("handle", str(bad))
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in proc.stderr
+    assert cli("handle", str(tmp_path / "missing.json")).returncode == 2
+
+
+def test_bootstrap_is_idempotent(cli: Cli) -> None:
+    code, first = cli.json("bootstrap")
+    code2, second = cli.json("bootstrap")
+    assert (code, code2) == (0, 0) and first["created"] and not second["created"]
+
+
+def test_policies_validate(cli: Cli, tmp_path: Path) -> None:
+    ok = cli("policies", "validate")
+    assert ok.returncode == 0 and "3 policies valid" in ok.stdout
+    (tmp_path / "bad.yaml").write_text("policies:\n  - name: x\n    remediation: nope\n")
+    bad = cli("policies", "validate", str(tmp_path))
+    assert bad.returncode == 2 and "bad.yaml:2" in bad.stderr
+
+
+def test_unknown_incident_and_approval_exit_3(cli: Cli) -> None:
+    cli("bootstrap")
+    assert cli("timeline", "inc-nope").returncode == 3
+    assert cli("approve", "apr-nope", "--as", "U1").returncode == 3
