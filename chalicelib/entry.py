@@ -1,0 +1,24 @@
+"""The Lambda side of the pipeline: what each Chalice handler calls with the raw event.
+
+An event that is not well-formed is logged and dropped (retrying cannot fix it); a state
+table or AWS outage raises so EventBridge's async invocation retries it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.context import current
+from chalicelib.errors import InvalidEvent
+from chalicelib.log import logger
+from chalicelib.outcome import report
+from chalicelib.pipeline import handle
+
+
+def handle_event(event: dict[str, Any]) -> dict[str, Any]:
+    try:
+        results = handle(event, current())
+    except InvalidEvent as exc:
+        logger.error("invalid event dropped", extra={"reason": str(exc)})
+        return {"event_id": event.get("id"), "outcome": "ignored", "reason": str(exc)}
+    return report(results[0].event_id, results)

@@ -1,0 +1,49 @@
+"""EventBridge patterns derived from the loaded policies, so a new policy cannot silently
+miss its trigger. `app.py` reads the rendered copy (`event_patterns.json`) to keep the
+cold start free of YAML and pydantic; a test fails when that copy is stale.
+
+    python -m chalicelib.patterns > chalicelib/event_patterns.json
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from chalicelib.config import default_policy_dir
+from chalicelib.finding import Source
+from chalicelib.policy import Policy, load_policies
+
+RENDERED = Path(__file__).with_name("event_patterns.json")
+
+
+def event_patterns(policies: list[Policy]) -> dict[str, dict[str, Any]]:
+    """One EventBridge pattern per source that any policy triggers on."""
+    kinds: dict[Source, set[str]] = {}
+    for policy in policies:
+        for trigger in policy.trigger:
+            kinds.setdefault(trigger.source, set()).update(trigger.kinds)
+    out: dict[str, dict[str, Any]] = {}
+    if Source.GUARDDUTY in kinds:
+        # GuardDuty types are matched (with globs) in the pipeline; the rule takes them all
+        out["guardduty"] = {"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"]}
+    if Source.CONFIG in kinds:
+        # rule names carry conformance-pack prefixes/suffixes: filter on compliance only
+        out["config"] = {
+            "source": ["aws.config"], "detail-type": ["Config Rules Compliance Change"],
+            "detail": {"messageType": ["ComplianceChangeNotification"],
+                       "newEvaluationResult": {"complianceType": ["NON_COMPLIANT"]}}}
+    if Source.CLOUDTRAIL in kinds:
+        out["cloudtrail"] = {"detail-type": ["AWS API Call via CloudTrail"],
+                             "detail": {"eventName": sorted(kinds[Source.CLOUDTRAIL])}}
+    return out
+
+
+def render(policy_dir: Path | None = None) -> str:
+    return json.dumps(event_patterns(load_policies(policy_dir or default_policy_dir())),
+                      indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")

@@ -1,0 +1,74 @@
+"""app.py wiring: each EventBridge handler runs the pipeline (chalice.test.Client + moto)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib.aws import Aws
+from chalicelib.config import Settings
+from chalicelib.context import Context
+from tests.helpers import load_event
+
+ALL_ON = dict.fromkeys(
+    ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
+
+
+@pytest.fixture
+def client(aws: None, kms_key: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
+    monkeypatch.setenv("REMEDIATION_KMS_KEY", "alias/phi-data")
+    Context(settings=Settings(table="autoremediate"), aws=Aws()).store.ensure_table()
+    with Client(app, stage_name="prod") as c:
+        yield c
+
+
+def _invoke(client: Client, name: str, event: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(client.lambda_.invoke(name, event).payload))
+
+
+def test_cloudtrail_handler_blocks_public_access(client: Client, s3: Any) -> None:
+    s3.create_bucket(Bucket="phi-bucket")
+    out = _invoke(client, "cloudtrail_calls", load_event("cloudtrail_put_bucket_policy"))
+    assert out["outcome"] == "remediated"
+    assert s3.get_public_access_block(Bucket="phi-bucket")[
+        "PublicAccessBlockConfiguration"] == ALL_ON
+
+
+def test_config_handler_encrypts(client: Client, s3: Any, kms_key: str) -> None:
+    s3.create_bucket(Bucket="phi-bucket")
+    out = _invoke(client, "config_compliance", load_event("config_s3_encryption_noncompliant"))
+    assert out["outcome"] == "remediated"
+    rule = s3.get_bucket_encryption(Bucket="phi-bucket")[
+        "ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == kms_key
+
+
+def test_guardduty_handler_blocks_public_access(client: Client, s3: Any) -> None:
+    s3.create_bucket(Bucket="phi-bucket")
+    out = _invoke(client, "guardduty_findings",
+                  load_event("guardduty_s3_block_public_access_disabled"))
+    assert out["outcome"] == "remediated"
+    assert s3.get_public_access_block(Bucket="phi-bucket")[
+        "PublicAccessBlockConfiguration"] == ALL_ON
+
+
+def test_dev_stage_is_dry_run(aws: None, s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    Context(settings=Settings(table="autoremediate-dev"), aws=Aws()).store.ensure_table()
+    s3.create_bucket(Bucket="phi-bucket")
+    with Client(app, stage_name="dev") as c:
+        out = _invoke(c, "cloudtrail_calls", load_event("cloudtrail_put_bucket_policy"))
+    assert out["outcome"] == "dry_run"
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.get_public_access_block(Bucket="phi-bucket")
+
+
+def test_invalid_event_is_dropped_not_raised(client: Client) -> None:
+    event = load_event("cloudtrail_put_bucket_policy")
+    del event["detail"]["eventName"]
+    out = _invoke(client, "cloudtrail_calls", event)
+    assert out["outcome"] == "ignored" and "eventName" in out["reason"]

@@ -1,0 +1,108 @@
+"""Walk the registry and the tables: every remediation is complete, every mapping holds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chalicelib import aws, errors
+from chalicelib.config import default_policy_dir
+from chalicelib.iam import PLATFORM_ACTIONS, lambda_policy, remediation_actions, render_stage
+from chalicelib.patterns import RENDERED, render
+from chalicelib.policy import load_policies
+from remediations import load
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = sorted(load())
+# The actions our code may declare: AWS's own names for the services we use. A typo here
+# or in a remediation fails the test instead of failing in production with AccessDenied.
+KNOWN_ACTIONS = {
+    "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock", "s3:GetBucketTagging",
+    "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration", "s3:GetBucketPolicy",
+    "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetBucketAcl", "s3:PutBucketAcl",
+    "s3:ListBucket", "kms:DescribeKey",
+    "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions",
+    "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion",
+    "iam:ListPolicies", "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
+    "iam:GetUserPolicy", "iam:PutUserPolicy", "iam:DeleteUserPolicy", "iam:GetGroupPolicy",
+    "iam:PutGroupPolicy", "iam:DeleteGroupPolicy", "iam:ListAttachedRolePolicies",
+    "iam:DetachRolePolicy", "iam:AttachRolePolicy", "iam:ListAttachedUserPolicies",
+    "iam:DetachUserPolicy", "iam:AttachUserPolicy", "iam:ListAttachedGroupPolicies",
+    "iam:DetachGroupPolicy", "iam:AttachGroupPolicy", "iam:ListPolicyTags",
+    "iam:ListRoleTags", "iam:ListUserTags",
+    *PLATFORM_ACTIONS,
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_remediation_is_complete(name: str) -> None:
+    cls = load()[name]
+    assert cls.name == name and cls.summary and cls.resource_type
+    assert cls.__doc__ and (cls.record_only or cls.permissions)
+    assert (ROOT / "runbooks" / f"{name}.md").is_file(), f"runbooks/{name}.md missing"
+    tests = ROOT / "tests" / "remediations" / f"test_{name}.py"
+    assert tests.is_file() or cls.record_only, f"{tests} missing"
+    assert any(p.remediation == name for p in load_policies(default_policy_dir()))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_declared_actions_are_real_and_never_wildcards(name: str) -> None:
+    for action in load()[name].permissions:
+        assert "*" not in action
+        assert action in KNOWN_ACTIONS, f"{name} declares unknown IAM action {action}"
+
+
+@pytest.mark.parametrize("code", sorted(aws.ERROR_MAP))
+def test_every_mapped_error_code_becomes_its_class(code: str) -> None:
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(aws.ERROR_MAP[code]) as info, aws.translate("doing a thing"):
+        raise ClientError({"Error": {"Code": code, "Message": "m"}}, "Op")
+    assert isinstance(info.value, errors.AutoremediateError)
+    assert aws.error_code(info.value) == code
+    assert str(info.value).startswith(f"doing a thing: {code}")
+
+
+def test_unmapped_error_codes_are_remediation_errors() -> None:
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(errors.RemediationError, match="Throttling"), aws.translate("x"):
+        raise ClientError({"Error": {"Code": "Throttling", "Message": ""}}, "Op")
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_committed_iam_policy_is_fresh_and_has_no_wildcard_action(stage: str) -> None:
+    committed = (ROOT / ".chalice" / f"policy-{stage}.json").read_text()
+    assert committed == render_stage(stage), (
+        f"stale: run python -m chalicelib.iam {stage}")
+    for statement in json.loads(committed)["Statement"]:
+        for action in statement["Action"]:
+            assert "*" not in action
+
+
+def test_lambda_policy_grants_every_declared_action() -> None:
+    granted = {a for s in lambda_policy(table="t")["Statement"] for a in s["Action"]}
+    for actions in remediation_actions().values():
+        assert set(actions) <= granted
+
+
+def test_event_patterns_are_fresh() -> None:
+    assert RENDERED.read_text() == render(), "stale: python -m chalicelib.patterns > ..."
+
+
+def test_every_cloudtrail_kind_in_policies_is_in_the_rule() -> None:
+    names = set(json.loads(RENDERED.read_text())["cloudtrail"]["detail"]["eventName"])
+    for policy in load_policies(default_policy_dir()):
+        for trigger in policy.trigger:
+            if trigger.source.value == "cloudtrail":
+                assert set(trigger.kinds) <= names
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_runbook_generated_part_is_fresh(name: str) -> None:
+    from chalicelib.runbooks import rendered
+
+    path = ROOT / "runbooks" / f"{name}.md"
+    assert path.read_text() == rendered(name), "stale: python -m chalicelib.runbooks"
