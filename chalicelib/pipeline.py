@@ -145,6 +145,6 @@ def _run(finding: Finding, policy: Policy, ctx: Context, *, dry_run: bool) -> Re
         "calls": changes})
     if incident.status is Status.RESOLVED:  # drifted again after a fix: re-open
         ctx.store.update_incident(iid, status=Status.OPEN)
-    outcome, reason = execute(ctx, rem, plan, iid)
-    return result.model_copy(update={"outcome": outcome, "reason": reason,
+    outcome, why = execute(ctx, rem, plan, iid)
+    return result.model_copy(update={"outcome": outcome, "reason": why,
                                       "changes": changes})

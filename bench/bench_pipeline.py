@@ -1,0 +1,117 @@
+"""Benchmark: cold import of the Lambda entry, warm per-event latency, peak RSS.
+
+Prints figures; asserts nothing (targets: cold import <= 200 ms, warm median <= 100 ms).
+
+    ./run bench [--events 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+COLD = """
+import time
+t = time.perf_counter()
+import app
+a = time.perf_counter()
+{extra}
+b = time.perf_counter()
+print((a - t) * 1000, (b - t) * 1000)
+"""
+
+
+def cold_imports(runs: int) -> tuple[list[float], list[float]]:
+    """`import app` alone, and with everything the first event imports (the pipeline)."""
+    only, full = [], []
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
+    code = COLD.format(extra="import chalicelib.entry, boto3.session")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
+                   capture_output=True)  # warm the bytecode cache, as a deployed zip has it
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
+                             capture_output=True, text=True).stdout.split()
+        only.append(float(out[0]))
+        full.append(float(out[1]))
+    return only, full
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def warm_latency(events: int) -> list[float]:
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib.aws import Aws
+    from chalicelib.config import Settings
+    from chalicelib.context import Context
+    from chalicelib.log import logger
+    from chalicelib.pipeline import handle
+
+    logger.setLevel("WARNING")
+    template = (ROOT / "tests" / "events" / "cloudtrail_put_bucket_policy.json").read_text()
+    print(f"RSS after importing the pipeline, boto3 and moto: {rss_mib():.0f} MiB")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        ctx = Context(settings=Settings(table="bench"), aws=Aws())
+        ctx.store.ensure_table()
+        samples = []
+        for i in range(events + 10):
+            bucket = f"bench-bucket-{i:05d}"
+            s3.create_bucket(Bucket=bucket)
+            event = json.loads(template.replace("phi-bucket", bucket))
+            event["id"] = f"bench-{i}"
+            t = time.perf_counter()
+            (result,) = handle(event, ctx)
+            elapsed = (time.perf_counter() - t) * 1000
+            assert result.outcome.value == "remediated", result
+            if i >= 10:  # the first events warm clients and caches
+                samples.append(elapsed)
+        return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                       "AWS_DEFAULT_REGION": "us-east-1"})
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+
+    only, full = cold_imports(args.runs)
+    print(f"cold import `import app` (fresh interpreter, median of {args.runs}): "
+          f"{statistics.median(only):.1f} ms")
+    print(f"cold import app + pipeline + boto3 (what the first event loads, "
+          f"median of {args.runs}): "
+          f"{statistics.median(full):.1f} ms")
+    samples = warm_latency(args.events)
+    samples.sort()
+    p95 = samples[int(len(samples) * 0.95) - 1]
+    print(f"warm handle() per event, remediated path, in-process moto ({len(samples)} events):"
+          f" median {statistics.median(samples):.1f} ms, p95 {p95:.1f} ms, "
+          f"max {samples[-1]:.1f} ms")
+    print("  (latency and memory grow with the table: moto deep-copies a whole DynamoDB table "
+          "on every TransactWriteItems; real DynamoDB does not)")
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process (pipeline + in-process moto holding {args.events + 10} "
+          f"buckets and their incidents): {rss_mb:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
