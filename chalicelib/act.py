@@ -52,7 +52,8 @@ def calls_json(plan: Plan) -> list[dict[str, Any]]:
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
-    return {"before": plan.before, "after": plan.after, "calls": calls_json(plan)}
+    return {"before": plan.before, "after": plan.after, "calls": calls_json(plan),
+            "saved": plan.saved}
 
 
 def execute(ctx: Context, rem: Remediation, plan: Plan, incident_id: str, *,

@@ -268,7 +268,7 @@ def match(finding: Finding, policies: list[Policy]) -> list[Policy]:
     def applies(policy: Policy) -> bool:
         if not any(_fires(t, finding) for t in policy.trigger):
             return False
-        types = policy.resource_types or [registry[policy.remediation].resource_type]
+        types = policy.resource_types or list(registry[policy.remediation].resource_types)
         rtype = finding.resource.type if finding.resource else None
         return "*" in types or rtype in types
 

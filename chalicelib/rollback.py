@@ -13,7 +13,7 @@ from typing import Any
 
 from chalicelib.act import build
 from chalicelib.context import Context
-from chalicelib.errors import Refused
+from chalicelib.errors import AutoremediateError, Refused, RollbackConflict
 from chalicelib.record import EntryKind, Status
 from remediations.base import Plan
 
@@ -35,7 +35,14 @@ def rollback(ctx: Context, incident_id: str, *, actor: str, force: bool = False,
                      else None}})
     rem = build(ctx, incident.remediation, plan.resource, account=incident.account,
                 region=incident.region, params=params or {})
-    calls = rem.rollback(plan, force=force)
+    try:
+        calls = rem.rollback(plan, force=force)
+    except RollbackConflict:
+        raise
+    except AutoremediateError as exc:
+        ctx.store.append(incident_id, EntryKind.FAILED, actor, {
+            "stage": "rollback", "error": type(exc).__name__, "reason": str(exc)})
+        raise
     done = [c.model_dump(mode="json") for c in calls]
     ctx.store.append(incident_id, EntryKind.ROLLED_BACK, actor, {
         "calls": done, "restored": plan.before, "forced": force})

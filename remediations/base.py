@@ -5,7 +5,7 @@ A remediation module fills in three small steps and declares what it touches:
 ```python
 @register("s3_block_public_access")
 class S3BlockPublicAccess(Remediation):
-    resource_type = "AWS::S3::Bucket"
+    resource_types = ("AWS::S3::Bucket",)
     permissions = ("s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock")
 
     def read(self) -> State: ...                              # AWS state now
@@ -88,6 +88,9 @@ class Plan(BaseModel):
     after: State = Field(description="state expected after the calls")
     calls: list[ApiCall] = Field(default_factory=list)
     record_only: bool = Field(default=False, description="nothing to change by design")
+    saved: dict[str, Any] = Field(default_factory=dict, description=(
+        "evidence kept with the incident beyond before-state, e.g. a policy version's "
+        "document before the version is deleted to make room"))
 
     @property
     def is_noop(self) -> bool:
@@ -127,7 +130,7 @@ class Remediation:
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
-    resource_type: ClassVar[str] = ""
+    resource_types: ClassVar[tuple[str, ...]] = ()
     permissions: ClassVar[tuple[str, ...]] = ()
     Params: ClassVar[type[BaseModel]] = NoParams
     record_only: ClassVar[bool] = False
@@ -145,6 +148,10 @@ class Remediation:
     def transition(self, frm: State, to: State) -> list[ApiCall]:
         raise NotImplementedError
 
+    def evidence(self, calls: list[ApiCall]) -> dict[str, Any]:
+        """Anything the calls destroy that before-state does not already hold."""
+        return {}
+
     def tags(self) -> dict[str, str]:
         """The resource's tags, for exemptions. Default: what the event carried."""
         return dict(self.target.resource.tags)
@@ -156,7 +163,8 @@ class Remediation:
         calls = [] if after == before else self.transition(before, after)
         return Plan(remediation=self.name, resource=self.target.resource,
                     account=self.target.account, region=self.target.region,
-                    before=before, after=after, calls=calls, record_only=self.record_only)
+                    before=before, after=after, calls=calls, record_only=self.record_only,
+                    saved=self.evidence(calls))
 
     def call(self, call: ApiCall) -> Any:
         from botocore import xform_name

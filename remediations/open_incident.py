@@ -25,7 +25,7 @@ class OpenIncident(Remediation):
     """Record the finding as an incident for responders; make no AWS change."""
 
     summary = "Open an incident record for responders; change nothing in AWS"
-    resource_type = "*"
+    resource_types = ("*",)
     permissions = ()
     record_only = True
 

@@ -30,7 +30,7 @@ class S3BlockPublicAccess(Remediation):
     """Turn on all four S3 Block Public Access flags on one bucket."""
 
     summary = "Block all public access to the bucket (all four Block Public Access flags)"
-    resource_type = "AWS::S3::Bucket"
+    resource_types = ("AWS::S3::Bucket",)
     permissions = (
         "s3:GetBucketPublicAccessBlock",
         "s3:PutBucketPublicAccessBlock",

@@ -58,7 +58,7 @@ class S3DefaultEncryption(Remediation):
     """Default-encrypt a bucket with SSE-KMS under the customer-managed key, bucket key on."""
 
     summary = "Default-encrypt the bucket with SSE-KMS (customer-managed key, bucket key on)"
-    resource_type = "AWS::S3::Bucket"
+    resource_types = ("AWS::S3::Bucket",)
     permissions = (
         "s3:GetEncryptionConfiguration",
         "s3:PutEncryptionConfiguration",

@@ -43,7 +43,7 @@ def approve_ctx(aws: None, tmp_path: Path) -> Context:
 @pytest.fixture
 def requested(approve_ctx: Context, s3: Any) -> str:
     s3.create_bucket(Bucket="phi-bucket")
-    (r,) = handle(load_event("cloudtrail_put_bucket_policy"), approve_ctx)
+    r = handle(load_event("cloudtrail_put_bucket_policy"), approve_ctx)[0]
     assert r.outcome is Outcome.APPROVAL_REQUESTED
     return str(r.approval_id)
 
@@ -140,7 +140,7 @@ def test_no_approvers_configured_means_nobody_may_approve(aws: None, s3: Any,
     (tmp_path / "p.yaml").write_text(text.replace("mode: auto", "mode: approve"))
     ctx, _ = make_context(policy_dir=tmp_path)
     s3.create_bucket(Bucket="phi-bucket")
-    (r,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    r = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     with pytest.raises(Refused, match="nobody may approve"):
         decide(ctx, str(r.approval_id), "U_ALICE", approve=True)
 
@@ -150,7 +150,7 @@ def test_rollback_restores_prior_state_and_records_it(ctx: Context, s3: Any) -> 
     s3.create_bucket(Bucket="phi-bucket")
     partial = {**ALL_ON, "IgnorePublicAcls": False, "RestrictPublicBuckets": False}
     s3.put_public_access_block(Bucket="phi-bucket", PublicAccessBlockConfiguration=partial)
-    (r,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    r = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     out = rollback(ctx, r.incident_id, actor="U_ALICE")
     assert _pab(s3, "phi-bucket") == partial
     assert out["restored"] == {"PublicAccessBlockConfiguration": partial}
@@ -172,7 +172,7 @@ def test_rollback_of_encryption_round_trips(ctx: Context, s3: Any) -> None:
 
 def test_rollback_refuses_after_a_later_edit_unless_forced(ctx: Context, s3: Any) -> None:
     s3.create_bucket(Bucket="phi-bucket")
-    (r,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    r = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     s3.put_public_access_block(Bucket="phi-bucket", PublicAccessBlockConfiguration={
         **ALL_ON, "BlockPublicAcls": False})
     with pytest.raises(RollbackConflict):
@@ -192,9 +192,9 @@ def test_nothing_to_roll_back_for_record_only_and_unknown(ctx: Context) -> None:
 
 def test_rolled_back_incident_is_not_joined(ctx: Context, s3: Any) -> None:
     s3.create_bucket(Bucket="phi-bucket")
-    (r,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    r = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     rollback(ctx, r.incident_id, actor="cli")
-    (again,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    again = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     assert again.outcome is Outcome.REMEDIATED and again.incident_id != r.incident_id
 
 
@@ -212,8 +212,53 @@ def test_member_account_events_act_through_the_member_role(aws: None, kms_key: s
     s3m.create_bucket(Bucket="member-bucket")
     event = load_event("cloudtrail_put_bucket_policy", bucket="member-bucket")
     event["account"] = event["detail"]["recipientAccountId"] = member
-    (r,) = handle(event, ctx)
+    r = handle(event, ctx)[0]
     assert r.outcome is Outcome.REMEDIATED, r.reason
     assert _pab(s3m, "member-bucket") == ALL_ON
     incident = ctx.store.incident(r.incident_id)
     assert incident.account == member
+
+
+def test_inline_wildcard_on_role_is_fixed_after_approval_and_rolled_back(ctx: Context) -> None:
+    import json
+
+    import boto3
+
+    iam = boto3.client("iam", region_name="us-east-1")
+    iam.create_role(RoleName="etl-worker", AssumeRolePolicyDocument="{}")
+    original = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Logs", "Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"},
+        {"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.put_role_policy(RoleName="etl-worker", PolicyName="inline-admin",
+                        PolicyDocument=json.dumps(original))
+    (r,) = handle(load_event("cloudtrail_put_role_policy"), ctx)
+    assert r.outcome is Outcome.APPROVAL_REQUESTED
+    done = decide(ctx, str(r.approval_id), "U_ONCALL", approve=True)
+    assert done.outcome is Outcome.REMEDIATED
+    got = iam.get_role_policy(RoleName="etl-worker", PolicyName="inline-admin")
+    assert got["PolicyDocument"]["Statement"] == [original["Statement"][0]]
+    rollback(ctx, r.incident_id, actor="U_ONCALL")
+    got = iam.get_role_policy(RoleName="etl-worker", PolicyName="inline-admin")
+    assert got["PolicyDocument"] == original
+
+
+def test_public_bucket_policy_is_blocked_now_and_revoked_after_approval(ctx: Context,
+                                                                       s3: Any) -> None:
+    import json
+
+    s3.create_bucket(Bucket="phi-bucket")
+    public = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Public", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::phi-bucket/*"}]}
+    s3.put_bucket_policy(Bucket="phi-bucket", Policy=json.dumps(public))
+    block, revoke = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    assert block.outcome is Outcome.REMEDIATED and _pab(s3, "phi-bucket") == ALL_ON
+    assert revoke.outcome is Outcome.APPROVAL_REQUESTED
+    assert revoke.changes[0]["operation"] == "DeleteBucketPolicy"
+    assert json.loads(s3.get_bucket_policy(Bucket="phi-bucket")["Policy"]) == public
+    done = decide(ctx, str(revoke.approval_id), "U_ONCALL", approve=True)
+    assert done.outcome is Outcome.REMEDIATED
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.get_bucket_policy(Bucket="phi-bucket")
+    rollback(ctx, revoke.incident_id, actor="U_ONCALL")
+    assert json.loads(s3.get_bucket_policy(Bucket="phi-bucket")["Policy"]) == public

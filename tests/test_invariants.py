@@ -31,7 +31,8 @@ KNOWN_ACTIONS = {
     "iam:DetachRolePolicy", "iam:AttachRolePolicy", "iam:ListAttachedUserPolicies",
     "iam:DetachUserPolicy", "iam:AttachUserPolicy", "iam:ListAttachedGroupPolicies",
     "iam:DetachGroupPolicy", "iam:AttachGroupPolicy", "iam:ListPolicyTags",
-    "iam:ListRoleTags", "iam:ListUserTags",
+    "iam:ListRoleTags", "iam:ListUserTags", "iam:ListRolePolicies", "iam:ListUserPolicies",
+    "iam:ListGroupPolicies",
     *PLATFORM_ACTIONS,
 }
 
@@ -39,7 +40,7 @@ KNOWN_ACTIONS = {
 @pytest.mark.parametrize("name", NAMES)
 def test_every_remediation_is_complete(name: str) -> None:
     cls = load()[name]
-    assert cls.name == name and cls.summary and cls.resource_type
+    assert cls.name == name and cls.summary and cls.resource_types
     assert cls.__doc__ and (cls.record_only or cls.permissions)
     assert (ROOT / "runbooks" / f"{name}.md").is_file(), f"runbooks/{name}.md missing"
     tests = ROOT / "tests" / "remediations" / f"test_{name}.py"

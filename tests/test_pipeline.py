@@ -39,7 +39,7 @@ def _kinds(ctx: Context, incident_id: str) -> list[str]:
 
 def test_public_bucket_is_blocked_and_recorded(ctx: Context, s3: Any) -> None:
     s3.create_bucket(Bucket="phi-bucket")
-    (r,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    r = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     assert r.outcome is Outcome.REMEDIATED
     assert _pab(s3, "phi-bucket") == ALL_ON
     assert r.changes[0]["operation"] == "PutPublicAccessBlock"
@@ -74,7 +74,7 @@ def test_dry_run_records_the_plan_and_changes_nothing(aws: None, kms_key: str, s
         settings["policy_dir"] = tmp_path
     ctx, _ = make_context(**settings)
     s3.create_bucket(Bucket="phi-bucket")
-    (r,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx, dry_run=how == "flag")
+    r = handle(load_event("cloudtrail_put_bucket_policy"), ctx, dry_run=how == "flag")[0]
     assert r.outcome is Outcome.DRY_RUN
     assert [c["operation"] for c in r.changes] == ["PutPublicAccessBlock"]
     assert r.changes[0]["params"]["PublicAccessBlockConfiguration"] == ALL_ON
@@ -88,7 +88,7 @@ def test_exempt_bucket_is_left_alone(ctx: Context, s3: Any) -> None:
     s3.create_bucket(Bucket="phi-bucket")
     s3.put_bucket_tagging(Bucket="phi-bucket", Tagging={"TagSet": [
         {"Key": "autoremediate:exempt", "Value": "true"}]})
-    (r,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    r = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     assert r.outcome is Outcome.EXEMPT and r.incident_id is None
     assert "autoremediate:exempt=true" in r.reason
     assert _pab(s3, "phi-bucket") is None
@@ -98,7 +98,7 @@ def test_exempt_tag_must_say_true(ctx: Context, s3: Any) -> None:
     s3.create_bucket(Bucket="phi-bucket")
     s3.put_bucket_tagging(Bucket="phi-bucket", Tagging={"TagSet": [
         {"Key": "autoremediate:exempt", "Value": "no"}]})
-    (r,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    r = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     assert r.outcome is Outcome.REMEDIATED
 
 
@@ -115,7 +115,7 @@ def test_changes_made_by_our_own_identity_are_ignored(ctx: Context, s3: Any) -> 
 def test_self_arns_cover_assumed_role_sessions(aws: None, s3: Any) -> None:
     ctx, _ = make_context(self_arns=("arn:aws:iam::123456789012:role/developer",))
     s3.create_bucket(Bucket="phi-bucket")
-    (r,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    r = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     assert r.outcome is Outcome.IGNORED
     assert _pab(s3, "phi-bucket") is None
 
@@ -158,7 +158,7 @@ def test_racing_deliveries_of_one_event_act_once(ctx: Context, s3: Any) -> None:
 
     def deliver() -> None:
         barrier.wait()
-        outcomes.extend(r.outcome for r in handle(event, ctx))
+        outcomes.append(handle(event, ctx)[0].outcome)
 
     threads = [threading.Thread(target=deliver) for _ in range(4)]
     for t in threads:
@@ -170,7 +170,7 @@ def test_racing_deliveries_of_one_event_act_once(ctx: Context, s3: Any) -> None:
 
 def test_second_finding_joins_the_incident_as_compliant(ctx: Context, s3: Any) -> None:
     s3.create_bucket(Bucket="phi-bucket")
-    (first,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    first = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     (second,) = handle(load_event("guardduty_s3_block_public_access_disabled"), ctx)
     assert second.outcome is Outcome.COMPLIANT
     assert second.incident_id == first.incident_id
@@ -180,9 +180,9 @@ def test_second_finding_joins_the_incident_as_compliant(ctx: Context, s3: Any) -
 def test_drift_again_within_a_day_is_fixed_in_the_same_incident(ctx: Context,
                                                                 s3: Any) -> None:
     s3.create_bucket(Bucket="phi-bucket")
-    (first,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    first = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     s3.delete_public_access_block(Bucket="phi-bucket")
-    (second,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    second = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     assert second.outcome is Outcome.REMEDIATED
     assert second.incident_id == first.incident_id
     assert _pab(s3, "phi-bucket") == ALL_ON
@@ -195,8 +195,7 @@ def test_racing_findings_for_one_resource_share_one_incident(ctx: Context, s3: A
 
     def deliver() -> None:
         barrier.wait()
-        ids.extend(r.incident_id for r in handle(load_event("cloudtrail_put_bucket_policy"),
-                                                 ctx))
+        ids.append(handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0].incident_id)
 
     threads = [threading.Thread(target=deliver) for _ in range(3)]
     for t in threads:
@@ -215,7 +214,7 @@ def test_guardduty_finding_opens_a_record_only_incident(ctx: Context) -> None:
 
 
 def test_missing_bucket_fails_with_the_reason(ctx: Context) -> None:
-    (r,) = handle(load_event("cloudtrail_put_bucket_policy", bucket="gone-bucket"), ctx)
+    r = handle(load_event("cloudtrail_put_bucket_policy", bucket="gone-bucket"), ctx)[0]
     assert r.outcome is Outcome.FAILED and "NoSuchBucket" in r.reason
     assert _kinds(ctx, r.incident_id) == ["detected", "failed"]
 
@@ -233,7 +232,7 @@ def test_approve_mode_waits_and_changes_nothing(aws: None, s3: Any, tmp_path: Pa
     (tmp_path / "p.yaml").write_text(text.replace("mode: auto", "mode: approve"))
     ctx, _ = make_context(policy_dir=tmp_path, approvers=("U1",))
     s3.create_bucket(Bucket="phi-bucket")
-    (r,) = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    r = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     assert r.outcome is Outcome.APPROVAL_REQUESTED and r.approval_id
     assert r.changes[0]["operation"] == "PutPublicAccessBlock"
     assert _pab(s3, "phi-bucket") is None

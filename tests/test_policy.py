@@ -25,7 +25,8 @@ def _matched(event: dict) -> list[str]:
 def test_shipped_policies_load_with_hipaa_references() -> None:
     policies = load_policies(default_policy_dir())
     names = [p.name for p in policies]
-    assert names == ["s3-block-public-access", "s3-default-encryption", "guardduty-incident"]
+    assert names == ["s3-block-public-access", "s3-default-encryption", "iam-wildcard-policy",
+                     "s3-public-policy", "guardduty-incident"]
     assert all(p.hipaa for p in policies)
 
 
@@ -122,6 +123,29 @@ def test_put_public_access_block_triggers_only_when_a_flag_is_off() -> None:
     config = event["detail"]["requestParameters"]["PublicAccessBlockConfiguration"]
     config.update(BlockPublicAcls=True, BlockPublicPolicy=True)
     assert _matched(event) == []
+
+
+def test_public_bucket_policy_triggers_both_fixes_in_file_order() -> None:
+    event = load_event("cloudtrail_put_bucket_policy")
+    assert _matched(event) == ["s3-block-public-access", "s3-public-policy"]
+    event["detail"]["requestParameters"]["bucketPolicy"]["Statement"][0]["Principal"] = {
+        "AWS": "arn:aws:iam::111122223333:root"}
+    assert _matched(event) == ["s3-block-public-access"]
+
+
+def test_admin_attachment_triggers_only_for_full_access_policies() -> None:
+    event = load_event("cloudtrail_attach_role_policy")
+    assert _matched(event) == ["iam-wildcard-policy"]
+    event["detail"]["requestParameters"]["policyArn"] = (
+        "arn:aws:iam::aws:policy/ReadOnlyAccess")
+    assert _matched(event) == []
+
+
+def test_config_names_iam_policies_by_id() -> None:
+    finding = normalize(load_event("config_iam_admin_access"))
+    assert isinstance(finding, Finding)
+    assert finding.resource is not None and finding.resource.type == "AWS::IAM::Policy"
+    assert _matched(load_event("config_iam_admin_access")) == ["iam-wildcard-policy"]
 
 
 def test_guardduty_fallback_only_when_nothing_else_matches() -> None:

@@ -101,7 +101,7 @@ def test_bootstrap_is_idempotent(cli: Cli) -> None:
 
 def test_policies_validate(cli: Cli, tmp_path: Path) -> None:
     ok = cli("policies", "validate")
-    assert ok.returncode == 0 and "3 policies valid" in ok.stdout
+    assert ok.returncode == 0 and "5 policies valid" in ok.stdout
     (tmp_path / "bad.yaml").write_text("policies:\n  - name: x\n    remediation: nope\n")
     bad = cli("policies", "validate", str(tmp_path))
     assert bad.returncode == 2 and "bad.yaml:2" in bad.stderr
@@ -111,3 +111,50 @@ def test_unknown_incident_and_approval_exit_3(cli: Cli) -> None:
     cli("bootstrap")
     assert cli("timeline", "inc-nope").returncode == 3
     assert cli("approve", "apr-nope", "--as", "U1").returncode == 3
+
+
+def test_wildcard_policy_waits_for_approval_then_fixes_and_rolls_back(
+        cli: Cli, moto_url: str, tmp_path: Path) -> None:
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=moto_url, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    read = {"Sid": "ReadPhi", "Effect": "Allow", "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::phi/*",
+            "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+    wild = {"Sid": "Oops", "Effect": "Allow", "Action": "*", "Resource": "*"}
+    original = {"Version": "2012-10-17", "Statement": [read, wild]}
+    name = f"ops-{tmp_path.name}"[:100].replace("_", "-")
+    arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(original))[
+        "Policy"]["Arn"]
+    event = load_event("cloudtrail_create_policy")
+    event["detail"]["responseElements"]["policy"]["arn"] = arn
+
+    def default_doc() -> dict[str, Any]:
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        return iam.get_policy_version(PolicyArn=arn, VersionId=version)[
+            "PolicyVersion"]["Document"]
+
+    env = {"REMEDIATION_APPROVERS": "U_ONCALL"}
+    code, out = cli.json("handle", _write(tmp_path, event), env=env)
+    assert (code, out["outcome"]) == (0, "approval_requested"), out
+    assert out["approval_id"] and out["changes"][0]["operation"] == "CreatePolicyVersion"
+    assert default_doc() == original
+
+    code, pending = cli.json("approvals", env=env)
+    assert out["approval_id"] in [p["approval_id"] for p in pending]
+    refused = cli("approve", out["approval_id"], "--as", "U_INTRUDER", env=env)
+    assert refused.returncode == 3 and "not an approver" in refused.stderr
+    assert default_doc() == original
+
+    code, done = cli.json("approve", out["approval_id"], "--as", "U_ONCALL", env=env)
+    assert (code, done["outcome"]) == (0, "remediated"), done
+    assert default_doc()["Statement"] == [read]
+    assert cli("approve", out["approval_id"], "--as", "U_ONCALL", env=env).returncode == 3
+
+    code, timeline = cli.json("timeline", done["incident_id"])
+    approved = [e for e in timeline["entries"] if e["kind"] == "approved"]
+    assert approved and approved[0]["actor"] == "U_ONCALL"
+
+    code, _ = cli.json("rollback", done["incident_id"])
+    assert code == 0 and default_doc() == original

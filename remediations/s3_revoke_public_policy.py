@@ -1,0 +1,90 @@
+"""Remove public grants from a bucket: policy statements that allow `Principal: "*"` (or
+`{"AWS": "*"}`) without a restricting condition (`aws:SourceVpce`, `aws:SourceArn`,
+`aws:SourceAccount`, `aws:PrincipalOrgID`, …), and ACL grants to AllUsers or
+AuthenticatedUsers. The policy is deleted when nothing else remains; the original policy
+and ACL are saved for rollback.
+
+Example policy:
+
+```yaml
+- name: s3-public-policy
+  trigger:
+    - source: cloudtrail
+      kinds: [PutBucketPolicy, PutBucketAcl]
+  remediation: s3_revoke_public_policy
+  mode: approve
+  hipaa: ["164.312(a)(1)"]
+```
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.aws import translate
+from remediations._policy_doc import canonical, is_public, parse, without
+from remediations._s3 import bucket_tags, read_optional
+from remediations.base import ApiCall, Remediation, State, register
+
+PUBLIC_GROUPS = frozenset({
+    "http://acs.amazonaws.com/groups/global/AllUsers",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+})
+
+
+def _public_grant(grant: dict[str, Any]) -> bool:
+    return grant.get("Grantee", {}).get("URI") in PUBLIC_GROUPS
+
+
+@register("s3_revoke_public_policy")
+class S3RevokePublicPolicy(Remediation):
+    """Remove public statements from a bucket policy and public grants from its ACL."""
+
+    summary = "Remove public bucket-policy statements and public ACL grants"
+    resource_types = ("AWS::S3::Bucket",)
+    permissions = (
+        "s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy",
+        "s3:GetBucketAcl", "s3:PutBucketAcl", "s3:GetBucketTagging",
+    )
+
+    @property
+    def bucket(self) -> str:
+        return self.target.resource.id
+
+    @property
+    def _owner(self) -> dict[str, str]:
+        return {"Bucket": self.bucket, "ExpectedBucketOwner": self.target.account}
+
+    def read(self) -> State:
+        s3 = self.target.clients("s3")
+        found = read_optional(f"reading the policy of bucket {self.bucket}",
+                              "NoSuchBucketPolicy", lambda: s3.get_bucket_policy(**self._owner))
+        policy = canonical(parse(found["Policy"])) if found else None
+        with translate(f"reading the ACL of bucket {self.bucket}"):
+            acl = s3.get_bucket_acl(**self._owner)
+        return {"Policy": policy,
+                "Acl": {"Owner": acl["Owner"], "Grants": acl.get("Grants", [])}}
+
+    def desired(self, before: State) -> State:
+        policy = before["Policy"]
+        kept = without(policy, is_public) if policy else None
+        grants = [g for g in before["Acl"]["Grants"] if not _public_grant(g)]
+        return {"Policy": kept, "Acl": {**before["Acl"], "Grants": grants}}
+
+    def transition(self, frm: State, to: State) -> list[ApiCall]:
+        calls = []
+        if frm["Policy"] != to["Policy"]:
+            if to["Policy"] is None:
+                calls.append(ApiCall(service="s3", operation="DeleteBucketPolicy",
+                                     params=self._owner))
+            else:
+                calls.append(ApiCall(service="s3", operation="PutBucketPolicy", params={
+                    **self._owner, "Policy": json.dumps(to["Policy"])}))
+        if frm["Acl"] != to["Acl"]:
+            calls.append(ApiCall(service="s3", operation="PutBucketAcl", params={
+                **self._owner, "AccessControlPolicy": to["Acl"]}))
+        return calls
+
+    def tags(self) -> dict[str, str]:
+        return bucket_tags(self.target.clients("s3"), self.bucket, self.target.account)
