@@ -1,4 +1,4 @@
-"""autoremediate on AWS Lambda: Chalice triggers only; every handler calls the pipeline.
+"""autoremediate on AWS Lambda: Chalice triggers and routes only; each calls the pipeline.
 
 The EventBridge patterns are rendered from the policies (chalicelib/event_patterns.json,
 checked fresh by the tests); the pipeline is imported on first use to keep cold start short.
@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from chalice import Chalice
+from chalice import Chalice, Rate, Response
 from chalice.app import CloudWatchEvent
 
 app = Chalice(app_name="autoremediate")
@@ -38,3 +38,31 @@ def config_compliance(event: CloudWatchEvent) -> dict[str, Any]:
 @app.on_cw_event(_PATTERNS["cloudtrail"], name="cloudtrail_calls")
 def cloudtrail_calls(event: CloudWatchEvent) -> dict[str, Any]:
     return _pipeline(event)
+
+
+@app.route("/slack/actions", methods=["POST"],
+           content_types=["application/x-www-form-urlencoded"])
+def slack_actions() -> Response:
+    from chalicelib.context import current
+    from chalicelib.slack import handle_action
+
+    request = app.current_request
+    status, body = handle_action(current(), request.raw_body, request.headers)
+    return Response(body=body, status_code=status,
+                    headers={"Content-Type": "application/json"})
+
+
+@app.lambda_function(name="approval_worker")
+def approval_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from chalicelib.context import current
+    from chalicelib.slack import run_approved
+
+    return run_approved(current(), str(event["approval_id"]))
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES), name="approval_sweeper")
+def approval_sweeper(event: Any) -> dict[str, Any]:
+    from chalicelib.approval import sweep
+    from chalicelib.context import current
+
+    return {"expired": sweep(current())}

@@ -1,7 +1,15 @@
-"""The approval gate: store a pending approval with the exact plan, and decide it once.
+"""The approval gate: store a pending approval with the exact plan, decide it exactly once,
+then carry it out after re-checking the resource.
 
-`request` is called by the pipeline for policies in `approve` mode; `decide` is the one
-decision path for Slack buttons and `remediate approve|deny`.
+One decision path for Slack buttons and `remediate approve|deny`:
+
+    claim(ctx, id, user, approve)   checks (exists, pending, not expired, allowed user) and
+                                    records the decision with a conditional write
+    carry_out(ctx, id)              re-plans; applies only if the plan is unchanged
+    decide(...)                     claim + carry_out, for the CLI
+
+Slack's route claims synchronously (so it can answer within 3 s) and carries out
+asynchronously (`chalicelib/slack.py`).
 
 Raises:
     NotFound (unknown id), Refused (not an approver, expired, already decided).
@@ -9,12 +17,12 @@ Raises:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from typing import Any
 
 from chalicelib import notify
 from chalicelib.act import ACTOR, calls_json, execute, remediation_for
+from chalicelib.aws import translate
 from chalicelib.context import Context
 from chalicelib.errors import AutoremediateError, Refused, StateConflict
 from chalicelib.finding import Finding
@@ -36,15 +44,21 @@ def request(ctx: Context, finding: Finding, policy: Policy, plan: Plan,
         "state": "pending", "incident_id": incident_id, "policy": policy.name,
         "remediation": policy.remediation, "resource": plan.resource.display,
         "plan": plan.model_dump(mode="json"), "finding": finding.model_dump(mode="json"),
-        "approvers": approvers, "created_at": created.isoformat(),
-        "expires_at": expires.isoformat(),
+        "approvers": approvers, "required": policy.approvals_required,
+        "created_at": created.isoformat(), "expires_at": expires.isoformat(),
     })
     ctx.store.append(incident_id, EntryKind.APPROVAL_REQUESTED, ACTOR, {
-        "approval_id": approval_id, "approvers": approvers, "expires_at": expires.isoformat(),
+        "approval_id": approval_id, "approvers": approvers,
+        "required": policy.approvals_required, "expires_at": expires.isoformat(),
         "reason": reason or f"policy {policy.name} requires approval",
         "before": plan.before, "after": plan.after, "calls": calls_json(plan)})
-    notify.approval_requested(ctx, approval_id=approval_id, policy=policy, plan=plan,
-                              incident_id=incident_id)
+    posted = notify.approval_requested(
+        ctx, approval_id=approval_id, policy=policy, plan=plan, incident_id=incident_id,
+        detected=f"{finding.source.value} {finding.kind} at {finding.time.isoformat()}",
+        expires_at=expires.isoformat(timespec="minutes"))
+    if posted:
+        ctx.store.set_approval_fields(approval_id, slack_channel=posted[0],
+                                      slack_ts=posted[1])
     logger.info("approval requested", extra={"approval_id": approval_id,
                                              "incident_id": incident_id})
     return approval_id
@@ -57,16 +71,25 @@ def _policy(ctx: Context, name: str) -> Policy:
     raise Refused(f"policy {name!r} no longer exists; nothing was changed")
 
 
-def decide(ctx: Context, approval_id: str, user: str, *, approve: bool) -> Result:
-    """Approve or deny once. On approval, re-plan and act only if the plan is unchanged."""
+def _result(item: dict[str, Any], outcome: Outcome, **extra: Any) -> Result:
+    fields: dict[str, Any] = {
+        "event_id": item["finding"]["event_id"], "policy": item["policy"],
+        "remediation": item["remediation"], "resource": item["resource"],
+        "incident_id": item["incident_id"], "approval_id": item["approval_id"], **extra}
+    return Result(outcome=outcome, **fields)
+
+
+def claim(ctx: Context, approval_id: str, user: str, *, approve: bool) -> tuple[
+        dict[str, Any], Outcome]:
+    """Record `user`'s decision exactly once. Returns the approval and what follows:
+    APPROVAL_REQUESTED (more approvers needed), DENIED, or REMEDIATED meaning "approved:
+    carry it out"."""
     item = ctx.store.approval(approval_id)
     if item["state"] != "pending":
         raise Refused(f"approval {approval_id} was already decided: {item['state']} by "
                       f"{item.get('decided_by', '?')} at {item.get('decided_at', '?')}")
-    expires = dt.datetime.fromisoformat(item["expires_at"])
-    if ctx.clock() >= expires:
-        with contextlib.suppress(StateConflict):
-            ctx.store.decide_approval(approval_id, "expired", ACTOR)
+    if ctx.clock() >= dt.datetime.fromisoformat(item["expires_at"]):
+        expire(ctx, item)
         raise Refused(f"approval {approval_id} expired at {item['expires_at']}")
     approvers = item.get("approvers") or []
     if not approvers:
@@ -75,23 +98,49 @@ def decide(ctx: Context, approval_id: str, user: str, *, approve: bool) -> Resul
     if user not in approvers:
         raise Refused(f"{user} is not an approver for policy {item['policy']} "
                       f"(allowed: {', '.join(approvers)})")
+    incident_id = item["incident_id"]
+    if not approve:
+        _transition(ctx, approval_id, "denied", user)
+        ctx.store.append(incident_id, EntryKind.DENIED, user, {"approval_id": approval_id})
+        notify.approval_closed(ctx, item, headline=f":no_entry: Denied by <@{user}>; "
+                               "nothing was changed.")
+        return item, Outcome.DENIED
+    required = int(item.get("required") or 1)
+    if required > 1:
+        try:
+            count = ctx.store.add_approver(approval_id, user)
+        except StateConflict:
+            raise Refused(f"approval {approval_id}: {user} already approved or it was "
+                          "decided meanwhile; a different approver is needed") from None
+        ctx.store.append(incident_id, EntryKind.APPROVED, user, {
+            "approval_id": approval_id, "approvals": count, "required": required})
+        if count < required:
+            return item, Outcome.APPROVAL_REQUESTED
+        _transition(ctx, approval_id, "approved", user)
+    else:
+        _transition(ctx, approval_id, "approved", user)
+        ctx.store.append(incident_id, EntryKind.APPROVED, user, {
+            "approval_id": approval_id,
+            "calls": item["plan"].get("calls", [])})
+    return item, Outcome.REMEDIATED
+
+
+def _transition(ctx: Context, approval_id: str, state: str, user: str) -> None:
     try:
-        ctx.store.decide_approval(approval_id, "approved" if approve else "denied", user)
+        ctx.store.decide_approval(approval_id, state, user)
     except StateConflict:
         raise Refused(f"approval {approval_id} was already decided") from None
 
+
+def carry_out(ctx: Context, approval_id: str) -> Result:
+    """Act on an approved approval: re-plan, and apply only the plan that was approved."""
+    item = ctx.store.approval(approval_id)
+    if item["state"] != "approved":
+        raise Refused(f"approval {approval_id} is {item['state']}, not approved")
     incident_id = item["incident_id"]
     finding = Finding.model_validate(item["finding"])
     approved = Plan.model_validate(item["plan"])
-    base = Result(event_id=finding.event_id, outcome=Outcome.DENIED, policy=item["policy"],
-                  remediation=item["remediation"], resource=item["resource"],
-                  incident_id=incident_id, approval_id=approval_id)
-    if not approve:
-        ctx.store.append(incident_id, EntryKind.DENIED, user, {"approval_id": approval_id})
-        return base
-    ctx.store.append(incident_id, EntryKind.APPROVED, user, {
-        "approval_id": approval_id, "calls": [c.model_dump(mode="json")
-                                              for c in approved.calls]})
+    who = item.get("decided_by", "?")
     policy = _policy(ctx, item["policy"])
     rem: Remediation = remediation_for(ctx, finding, policy, approved.resource)
     try:
@@ -99,36 +148,90 @@ def decide(ctx: Context, approval_id: str, user: str, *, approve: bool) -> Resul
     except AutoremediateError as exc:
         ctx.store.append(incident_id, EntryKind.FAILED, ACTOR,
                          {"stage": "re-plan", "error": type(exc).__name__, "reason": str(exc)})
-        return base.model_copy(update={"outcome": Outcome.FAILED, "reason": str(exc)})
+        notify.approval_closed(ctx, item, headline=f":x: Approved by <@{who}>, but it "
+                               f"failed: {type(exc).__name__}", thread_text=_safe(exc))
+        return _result(item, Outcome.FAILED, reason=str(exc))
     if fresh.is_noop:
         ctx.store.append(incident_id, EntryKind.VERIFIED, ACTOR,
                          {"note": "already compliant when approved", "state": fresh.before})
         ctx.store.update_incident(incident_id, status=Status.RESOLVED, resolved_at=ctx.clock())
-        return base.model_copy(update={"outcome": Outcome.COMPLIANT})
+        notify.approval_closed(ctx, item, headline=f":white_check_mark: Approved by <@{who}>;"
+                               " the resource was already compliant, nothing was changed.")
+        return _result(item, Outcome.COMPLIANT)
     if fresh.calls != approved.calls or fresh.before != approved.before:
-        why = "the resource changed after the approval was requested; the approved plan " \
-              "no longer matches, so nothing was applied"
+        why = ("the resource changed after the approval was requested; the approved plan "
+               "no longer matches, so nothing was applied")
         ctx.store.append(incident_id, EntryKind.FAILED, ACTOR, {
             "stage": "re-check", "reason": why, "approved_calls": calls_json(approved),
             "current_calls": calls_json(fresh)})
+        notify.approval_closed(ctx, item, headline=f":warning: Approved by <@{who}>, but the "
+                               "resource changed since; a fresh approval was requested.")
         again = request(ctx, finding, policy, fresh, incident_id, reason=why)
-        return base.model_copy(update={"outcome": Outcome.APPROVAL_REQUESTED,
-                                       "approval_id": again, "reason": why,
-                                       "changes": calls_json(fresh)})
+        return _result(item, Outcome.APPROVAL_REQUESTED, approval_id=again, reason=why,
+                       changes=calls_json(fresh))
     outcome, reason = execute(ctx, rem, fresh, incident_id, actor=ACTOR)
-    return base.model_copy(update={"outcome": outcome, "reason": reason,
-                                   "changes": calls_json(fresh)})
+    calls = ", ".join(f"{c.service}:{c.operation}" for c in fresh.calls)
+    if outcome is Outcome.REMEDIATED:
+        notify.approval_closed(ctx, item, headline=f":white_check_mark: Approved by <@{who}>"
+                               f" at {item.get('decided_at', '?')}; applied and verified.",
+                               thread_text=f"Applied: {calls}. Verified by reading back.")
+    else:
+        notify.approval_closed(ctx, item, headline=f":x: Approved by <@{who}>, but the "
+                               "change failed.", thread_text=f"Failed while applying {calls}; "
+                               "see the incident timeline.")
+    return _result(item, outcome, reason=reason, changes=calls_json(fresh))
+
+
+def _safe(exc: BaseException) -> str:
+    """A failure for Slack: the error class and AWS code only, never AWS's message text."""
+    from chalicelib.aws import error_code
+
+    code = error_code(exc)
+    return f"{type(exc).__name__}{f' ({code})' if code else ''}; see the incident timeline."
+
+
+def decide(ctx: Context, approval_id: str, user: str, *, approve: bool) -> Result:
+    """Approve or deny once (the CLI path): claim, then carry out in this process."""
+    item, next_step = claim(ctx, approval_id, user, approve=approve)
+    if next_step is Outcome.REMEDIATED:
+        return carry_out(ctx, approval_id)
+    return _result(item, next_step)
+
+
+def expire(ctx: Context, item: dict[str, Any]) -> bool:
+    """Mark one pending approval expired (once), record it, update Slack."""
+    try:
+        ctx.store.decide_approval(item["approval_id"], "expired", ACTOR)
+    except StateConflict:
+        return False
+    ctx.store.append(item["incident_id"], EntryKind.DENIED, ACTOR, {
+        "approval_id": item["approval_id"], "reason": "expired without a decision",
+        "expires_at": item["expires_at"]})
+    notify.approval_closed(ctx, item, headline=":hourglass: Expired without a decision; "
+                           "nothing was changed.")
+    return True
+
+
+def sweep(ctx: Context) -> list[str]:
+    """Expire every pending approval past its expiry; returns their ids."""
+    now = ctx.clock()
+    done = []
+    for item in pending(ctx):
+        if now >= dt.datetime.fromisoformat(item["expires_at"]) and expire(ctx, item):
+            done.append(item["approval_id"])
+    return done
 
 
 def pending(ctx: Context) -> list[dict[str, Any]]:
-    """Approvals still waiting for a decision (a scan: CLI use only)."""
+    """Approvals still waiting for a decision (a scan: fine at approval volumes)."""
     out: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {
         "TableName": ctx.store.table, "FilterExpression": "#k = :a AND #s = :p",
         "ExpressionAttributeNames": {"#k": "kind", "#s": "state"},
         "ExpressionAttributeValues": {":a": {"S": "approval"}, ":p": {"S": "pending"}}}
     while True:
-        page = ctx.store.db.scan(**kwargs)
+        with translate("listing pending approvals"):
+            page = ctx.store.db.scan(**kwargs)
         out.extend(ctx.store.approval(i["approval_id"]["S"]) for i in page["Items"])
         if "LastEvaluatedKey" not in page:
             return out

@@ -13,6 +13,7 @@ PLATFORM_ACTIONS: tuple[str, ...] = (
     "dynamodb:Scan",
     "sts:GetCallerIdentity",
     "sts:AssumeRole",
+    "lambda:InvokeFunction",
 )
 
 # Only the operator's `remediate bootstrap` (never the Lambda) creates the table.
@@ -57,6 +58,8 @@ def lambda_policy(*, table: str, role_name: str = "autoremediate-member") -> dic
          "Resource": [f"arn:aws:iam::*:role/{role_name}"]},
         {"Sid": "Identity", "Effect": "Allow", "Action": ["sts:GetCallerIdentity"],
          "Resource": ["*"]},
+        {"Sid": "ApprovalWorker", "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+         "Resource": ["arn:aws:lambda:*:*:function:autoremediate-*-approval_worker"]},
         {"Sid": "Logs", "Effect": "Allow",
          "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": ["arn:aws:logs:*:*:log-group:/aws/lambda/autoremediate-*"]},

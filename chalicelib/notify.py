@@ -2,7 +2,9 @@
 
 Only identifiers go to Slack (ids, ARNs, account, region, HIPAA references, API operation
 names) — never tag values, object keys, policy documents or other event text, which may
-be PHI. A Slack failure never loses anything: it is logged and recorded in the timeline.
+be PHI: Slack is a third party that may hold no Business Associate Agreement. A Slack
+failure never loses anything: it is logged and recorded in the timeline, and the approval
+stays decidable from the CLI.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ if TYPE_CHECKING:
     from remediations.base import Plan
 
 
-
 def _client(ctx: Context) -> Any | None:
     s = ctx.settings
     if not (s.slack_bot_token and s.slack_channel):
@@ -30,22 +31,27 @@ def _client(ctx: Context) -> Any | None:
     return WebClient(token=s.slack_bot_token, base_url=s.slack_api_url, timeout=5)
 
 
-def _post(ctx: Context, incident_id: str | None, **message: Any) -> dict[str, Any] | None:
+def _call(ctx: Context, incident_id: str | None, method: str,
+          **message: Any) -> dict[str, Any] | None:
+    """One Slack Web API call; None (and a recorded failure) when it did not work."""
     client = _client(ctx)
     if client is None:
         return None
     from slack_sdk.errors import SlackApiError, SlackClientError
 
     try:
-        response = client.chat_postMessage(channel=ctx.settings.slack_channel, **message)
-        return dict(response.data) if isinstance(response.data, dict) else None
+        response = getattr(client, method)(**message)
+        return dict(response.data) if isinstance(response.data, dict) else {}
     except (SlackApiError, SlackClientError, OSError) as exc:
-        logger.warning("slack post failed", extra={"incident_id": incident_id,
+        code = exc.response.get("error") if isinstance(exc, SlackApiError) else None
+        logger.warning("slack call failed", extra={"incident_id": incident_id,
+                                                   "method": method, "slack_error": code,
                                                    "error": type(exc).__name__})
         if incident_id:
             ctx.store.append(incident_id, EntryKind.FAILED, "autoremediate", {
-                "stage": "notify", "reason": f"Slack post failed: {type(exc).__name__}",
-                "note": "nothing else is affected; decide with the remediate CLI"})
+                "stage": "notify", "reason": f"Slack {method} failed: "
+                f"{code or type(exc).__name__}",
+                "note": "nothing else is affected; the remediate CLI can still decide"})
         return None
 
 
@@ -54,21 +60,28 @@ def plan_lines(plan: Plan) -> list[str]:
     return [f"{c.service}:{c.operation} on {plan.resource.display}" for c in plan.calls]
 
 
-def approval_requested(ctx: Context, *, approval_id: str, policy: Policy, plan: Plan,
-                       incident_id: str) -> None:
-    controls = ", ".join(describe(c) for c in policy.hipaa)
-    text = (f"Approval needed: {policy.remediation} on {plan.resource.display} "
-            f"(account {plan.account}, {plan.region})")
+def approval_blocks(*, approval_id: str, policy: Policy, plan: Plan, incident_id: str,
+                    detected: str, expires_at: str) -> list[dict[str, Any]]:
+    """The Block Kit message approvers see (also documented in docs/slack.md)."""
+    controls = "\n".join(describe(c) for c in policy.hipaa)
     steps = "\n".join(f"• `{line}`" for line in plan_lines(plan)) or "• (no calls)"
-    blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*"}},
+    required = policy.approvals_required
+    return [
+        {"type": "header", "text": {"type": "plain_text",
+                                    "text": f"Approval needed: {policy.remediation}"}},
         {"type": "section", "fields": [
-            {"type": "mrkdwn", "text": f"*Policy*\n{policy.name}"},
-            {"type": "mrkdwn", "text": f"*Incident*\n{incident_id}"},
+            {"type": "mrkdwn", "text": f"*Resource*\n`{plan.resource.display}`"},
+            {"type": "mrkdwn", "text": f"*Account / region*\n{plan.account} / {plan.region}"},
+            {"type": "mrkdwn", "text": f"*Detected*\n{detected}"},
+            {"type": "mrkdwn", "text": f"*Policy*\n{policy.name} ({policy.severity})"},
             {"type": "mrkdwn", "text": f"*HIPAA*\n{controls}"},
-            {"type": "mrkdwn", "text": f"*Approval*\n{approval_id}"},
+            {"type": "mrkdwn", "text": f"*Incident*\n{incident_id}"},
         ]},
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*Planned calls*\n{steps}"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": (
+            f"Approval {approval_id} · expires {expires_at} · "
+            f"{required} approver{'s' if required > 1 else ''} needed · the resource is "
+            "re-checked before anything changes")}]},
         {"type": "actions", "block_id": f"approval:{approval_id}", "elements": [
             {"type": "button", "action_id": "approve", "style": "primary",
              "text": {"type": "plain_text", "text": "Approve"}, "value": approval_id},
@@ -76,7 +89,41 @@ def approval_requested(ctx: Context, *, approval_id: str, policy: Policy, plan: 
              "text": {"type": "plain_text", "text": "Deny"}, "value": approval_id},
         ]},
     ]
-    _post(ctx, incident_id, text=text, blocks=blocks)
+
+
+def approval_requested(ctx: Context, *, approval_id: str, policy: Policy, plan: Plan,
+                       incident_id: str, detected: str,
+                       expires_at: str) -> tuple[str, str] | None:
+    """Post the approval request; returns (channel, ts) of the message when posted."""
+    text = (f"Approval needed: {policy.remediation} on {plan.resource.display} "
+            f"(account {plan.account}, {plan.region}, approval {approval_id})")
+    posted = _call(ctx, incident_id, "chat_postMessage", channel=ctx.settings.slack_channel,
+                   text=text, blocks=approval_blocks(
+                       approval_id=approval_id, policy=policy, plan=plan,
+                       incident_id=incident_id, detected=detected, expires_at=expires_at))
+    if posted and posted.get("ts"):
+        return str(posted.get("channel") or ctx.settings.slack_channel), str(posted["ts"])
+    return None
+
+
+def approval_closed(ctx: Context, approval: dict[str, Any], *, headline: str,
+                    thread_text: str | None = None) -> None:
+    """Replace the buttons with who decided and what happened; details go to the thread."""
+    channel, ts = approval.get("slack_channel"), approval.get("slack_ts")
+    if not (channel and ts):
+        return
+    incident_id = approval.get("incident_id")
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": (
+            f"{approval.get('remediation')} on `{approval.get('resource')}` · "
+            f"approval {approval['approval_id']} · incident {incident_id}")}]},
+    ]
+    _call(ctx, incident_id, "chat_update", channel=channel, ts=ts, text=headline,
+          blocks=blocks)
+    if thread_text:
+        _call(ctx, incident_id, "chat_postMessage", channel=channel, thread_ts=ts,
+              text=thread_text)
 
 
 def outcome(ctx: Context, result: Result) -> None:
@@ -86,4 +133,5 @@ def outcome(ctx: Context, result: Result) -> None:
     calls = ", ".join(f"{c['service']}:{c['operation']}" for c in result.changes) or "none"
     text = (f"{result.outcome.value}: {result.remediation} on {result.resource} "
             f"(policy {result.policy}, incident {result.incident_id}; calls: {calls})")
-    _post(ctx, result.incident_id, text=text)
+    _call(ctx, result.incident_id, "chat_postMessage", channel=ctx.settings.slack_channel,
+          text=text)

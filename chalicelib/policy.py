@@ -85,7 +85,10 @@ class Policy(BaseModel):
     mode: Mode = Mode.AUTO
     approvers: list[str] = Field(default_factory=list, description=(
         "user ids allowed to approve; empty = REMEDIATION_APPROVERS"))
-    approval_hours: float = Field(default=4.0, gt=0, le=168)
+    approval_hours: float = Field(default=4.0, gt=0, le=168,
+                                  description="how long an approval request stays open")
+    approvals_required: int = Field(default=1, ge=1, le=3, description=(
+        "distinct approvers needed (2 = two-person rule)"))
     hipaa: list[str] = Field(min_length=1, description="HIPAA Security Rule references")
     severity: str = Field(default="medium", pattern="^(low|medium|high|critical)$")
     fallback: bool = Field(default=False, description=(

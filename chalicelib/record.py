@@ -347,10 +347,31 @@ class Store:
         item = self._get(f"APPROVAL#{approval_id}", "META")
         if item is None:
             raise NotFound(f"no approval {approval_id!r}")
-        for key in ("plan", "finding", "approvers", "decisions"):
+        if isinstance(item.get("approved_by"), set):
+            item["approved_by"] = sorted(item["approved_by"])
+        for key in ("plan", "finding", "approvers"):
             if isinstance(item.get(key), str):
                 item[key] = json.loads(item[key])
         return item
+
+    def set_approval_fields(self, approval_id: str, **fields: Any) -> None:
+        self._update(f"APPROVAL#{approval_id}", "META", fields,
+                     condition="attribute_exists(pk)")
+
+    def add_approver(self, approval_id: str, user: str) -> int:
+        """Add `user` to a pending approval's approvers-so-far; returns how many there are.
+        StateConflict if `user` already approved or it is no longer pending."""
+        with translate(f"recording an approval of {approval_id}"):
+            got = self.db.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": f"APPROVAL#{approval_id}"}, "sk": {"S": "META"}},
+                UpdateExpression="ADD approved_by :u",
+                ConditionExpression="#s = :p AND NOT contains(approved_by, :user)",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={":u": {"SS": [user]}, ":user": {"S": user},
+                                           ":p": {"S": "pending"}},
+                ReturnValues="ALL_NEW")
+        return len(got["Attributes"]["approved_by"]["SS"])
 
     def decide_approval(self, approval_id: str, state: str, user: str, *,
                         expected: str = "pending") -> None:

@@ -1,0 +1,263 @@
+"""Slack approvals end to end: the signed route (chalice.test.Client), a Slack stand-in,
+moto; forged, stale and replayed clicks change nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib.approval import sweep
+from chalicelib.context import Context, current
+from chalicelib.outcome import Outcome
+from chalicelib.pipeline import handle
+from tests.helpers import load_event
+from tests.slack_standin import SlackStandIn
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+READ = {"Sid": "ReadPhi", "Effect": "Allow", "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::phi/*"}
+WILD = {"Sid": "Oops", "Effect": "Allow", "Action": "*", "Resource": "*"}
+MARKER = "PHI-MARKER-7731"
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    server = SlackStandIn()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def env(aws: None, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> Iterator[Context]:
+    for key, value in {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_CHANNEL": "C0SEC",
+                       "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.url,
+                       "REMEDIATION_APPROVERS": "U_ALICE,U_BOB",
+                       "REMEDIATION_TABLE": "slack-test"}.items():
+        monkeypatch.setenv(key, value)
+    ctx = current()
+    ctx.store.ensure_table()
+    yield ctx
+
+
+@pytest.fixture
+def client(env: Context, tmp_path: Path) -> Iterator[Client]:
+    """The app with a stage whose config names no worker: approved work runs in-process."""
+    (tmp_path / ".chalice").mkdir()
+    config = json.loads(Path(".chalice/config.json").read_text())
+    config["stages"] = {"test": {"environment_variables": {}}}
+    (tmp_path / ".chalice" / "config.json").write_text(json.dumps(config))
+    shutil.copytree("chalicelib", tmp_path / "chalicelib")
+    with Client(app, stage_name="test", project_dir=str(tmp_path)) as c:
+        yield c
+
+
+def _wildcard_policy(name: str = "ops-admin", tags: list[dict[str, str]] | None = None) -> str:
+    iam = boto3.client("iam", region_name="us-east-1")
+    return str(iam.create_policy(PolicyName=name, Tags=tags or [], PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [READ, WILD]}))["Policy"]["Arn"])
+
+
+def _default_statements(arn: str) -> list[dict[str, Any]]:
+    iam = boto3.client("iam", region_name="us-east-1")
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    return list(iam.get_policy_version(PolicyArn=arn, VersionId=version)[
+        "PolicyVersion"]["Document"]["Statement"])
+
+
+def _request(ctx: Context, arn: str) -> Any:
+    event = load_event("cloudtrail_create_policy")
+    event["detail"]["responseElements"]["policy"]["arn"] = arn
+    (r,) = handle(event, ctx)
+    assert r.outcome is Outcome.APPROVAL_REQUESTED
+    return r
+
+
+def _body(approval_id: str, user: str, action: str = "approve") -> bytes:
+    payload = {"type": "block_actions", "user": {"id": user, "username": "someone"},
+               "actions": [{"action_id": action, "value": approval_id,
+                            "block_id": f"approval:{approval_id}"}],
+               "container": {"type": "message"}}
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def _headers(body: bytes, *, secret: str = SECRET, ts: int | None = None) -> dict[str, str]:
+    stamp = str(int(time.time()) if ts is None else ts)
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256)
+    return {"Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest.hexdigest()}"}
+
+
+def _click(client: Client, body: bytes, headers: dict[str, str]) -> Any:
+    return client.http.post("/slack/actions", headers=headers, body=body)
+
+
+def _wait_for(predicate: Any, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the background remediation")
+        time.sleep(0.05)
+
+
+def test_request_posts_block_kit_with_buttons(env: Context, slack: SlackStandIn) -> None:
+    r = _request(env, _wildcard_policy())
+    (method, body, _), = slack.calls
+    assert method == "chat.postMessage" and body["channel"] == "C0SEC"
+    actions = next(b for b in body["blocks"] if b["type"] == "actions")
+    assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [
+        ("approve", r.approval_id), ("deny", r.approval_id)]
+    text = json.dumps(body)
+    assert "iam:CreatePolicyVersion" in text and "164.312(a)(1)" in text
+    assert env.store.approval(r.approval_id)["slack_ts"]
+
+
+def test_signed_approval_round_trip(client: Client, env: Context, slack: SlackStandIn) -> None:
+    arn = _wildcard_policy()
+    r = _request(env, arn)
+    body = _body(r.approval_id, "U_ALICE")
+    response = _click(client, body, _headers(body))
+    assert response.status_code == 200
+    _wait_for(lambda: _default_statements(arn) == [READ])
+    _wait_for(lambda: "chat.update" in slack.methods())
+    update = next(b for m, b, _ in slack.calls if m == "chat.update")
+    assert "U_ALICE" in update["text"] and "applied and verified" in update["text"]
+    thread = [b for m, b, _ in slack.calls if m == "chat.postMessage" and b.get("thread_ts")]
+    assert thread and "CreatePolicyVersion" in thread[0]["text"]
+    entries = env.store.entries(r.incident_id)
+    approved = [e for e in entries if e.kind.value == "approved"]
+    assert approved[0].actor == "U_ALICE"
+    assert [e.kind.value for e in entries][-3:] == ["applied", "verified", "closed"]
+
+
+@pytest.mark.parametrize("forge", ["unsigned", "wrong_secret", "stale", "future", "garbage_ts",
+                                   "tampered"])
+def test_forged_or_stale_requests_are_401_and_change_nothing(
+        client: Client, env: Context, forge: str) -> None:
+    arn = _wildcard_policy()
+    r = _request(env, arn)
+    body = _body(r.approval_id, "U_ALICE")
+    headers = {
+        "unsigned": {"Content-Type": "application/x-www-form-urlencoded"},
+        "wrong_secret": _headers(body, secret="not-the-secret"),
+        "stale": _headers(body, ts=int(time.time()) - 301),
+        "future": _headers(body, ts=int(time.time()) + 301),
+        "garbage_ts": {**_headers(body), "X-Slack-Request-Timestamp": "yesterday"},
+        "tampered": _headers(_body(r.approval_id, "U_BOB")),
+    }[forge]
+    response = _click(client, body, headers)
+    assert response.status_code == 401
+    assert env.store.approval(r.approval_id)["state"] == "pending"
+    assert _default_statements(arn) == [READ, WILD]
+
+
+def test_replayed_click_decides_once(client: Client, env: Context) -> None:
+    arn = _wildcard_policy()
+    r = _request(env, arn)
+    body = _body(r.approval_id, "U_ALICE", "deny")
+    headers = _headers(body)
+    assert _click(client, body, headers).status_code == 200
+    replay = _click(client, body, headers)
+    assert replay.status_code == 200 and "already decided" in replay.json_body["text"]
+    kinds = [e.kind.value for e in env.store.entries(r.incident_id)]
+    assert kinds.count("denied") == 1
+    assert _default_statements(arn) == [READ, WILD]
+
+
+def test_unlisted_user_cannot_approve(client: Client, env: Context) -> None:
+    arn = _wildcard_policy()
+    r = _request(env, arn)
+    body = _body(r.approval_id, "U_MALLORY")
+    response = _click(client, body, _headers(body))
+    assert response.status_code == 200 and "not an approver" in response.json_body["text"]
+    assert env.store.approval(r.approval_id)["state"] == "pending"
+    assert _default_statements(arn) == [READ, WILD]
+
+
+def test_malformed_payload_is_400(client: Client, env: Context) -> None:
+    body = b"payload=%7Bnot-json"
+    assert _click(client, body, _headers(body)).status_code == 400
+
+
+def test_slack_down_keeps_the_approval_and_cli_decides(env: Context,
+                                                       slack: SlackStandIn) -> None:
+    from chalicelib.approval import decide
+
+    slack.fail = "channel_not_found"
+    arn = _wildcard_policy()
+    r = _request(env, arn)
+    assert env.store.approval(r.approval_id)["state"] == "pending"
+    failed = [e for e in env.store.entries(r.incident_id) if e.kind.value == "failed"]
+    assert failed and "channel_not_found" in failed[0].detail["reason"]
+    done = decide(env, r.approval_id, "U_BOB", approve=True)
+    assert done.outcome is Outcome.REMEDIATED and _default_statements(arn) == [READ]
+
+
+def test_expired_approvals_are_swept_and_cannot_be_approved(
+        client: Client, env: Context, slack: SlackStandIn) -> None:
+    import datetime as dt
+
+    arn = _wildcard_policy()
+    r = _request(env, arn)
+    later = Context(settings=env.settings, aws=env.aws,
+                    clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(hours=4, minutes=1))
+    assert sweep(env) == []
+    assert sweep(later) == [r.approval_id]
+    assert env.store.approval(r.approval_id)["state"] == "expired"
+    assert any(m == "chat.update" and "Expired" in b["text"] for m, b, _ in slack.calls)
+    body = _body(r.approval_id, "U_ALICE")
+    response = _click(client, body, _headers(body))
+    assert "already decided: expired" in response.json_body["text"]
+    assert _default_statements(arn) == [READ, WILD]
+
+
+def test_two_person_rule_needs_two_distinct_approvers(aws: None, slack: SlackStandIn,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    from chalicelib.approval import decide
+    from chalicelib.errors import Refused
+
+    text = Path("policies/30-iam-wildcard.yaml").read_text()
+    (tmp_path / "p.yaml").write_text(text.replace("mode: approve",
+                                                  "mode: approve\n    approvals_required: 2"))
+    monkeypatch.setenv("REMEDIATION_POLICY_DIR", str(tmp_path))
+    monkeypatch.setenv("REMEDIATION_APPROVERS", "U_ALICE,U_BOB")
+    monkeypatch.setenv("REMEDIATION_TABLE", "two-person")
+    ctx = current()
+    ctx.store.ensure_table()
+    arn = _wildcard_policy()
+    r = _request(ctx, arn)
+    first = decide(ctx, r.approval_id, "U_ALICE", approve=True)
+    assert first.outcome is Outcome.APPROVAL_REQUESTED
+    assert _default_statements(arn) == [READ, WILD]
+    with pytest.raises(Refused, match="already approved"):
+        decide(ctx, r.approval_id, "U_ALICE", approve=True)
+    second = decide(ctx, r.approval_id, "U_BOB", approve=True)
+    assert second.outcome is Outcome.REMEDIATED and _default_statements(arn) == [READ]
+    actors = [e.actor for e in ctx.store.entries(r.incident_id) if e.kind.value == "approved"]
+    assert actors == ["U_ALICE", "U_BOB"]
+
+
+def test_no_phi_reaches_slack(client: Client, env: Context, slack: SlackStandIn) -> None:
+    arn = _wildcard_policy(tags=[{"Key": "patient", "Value": MARKER}])
+    event = load_event("cloudtrail_create_policy")
+    event["detail"]["responseElements"]["policy"]["arn"] = arn
+    event["detail"]["requestParameters"]["description"] = f"records of {MARKER}"
+    event["detail"]["userAgent"] = MARKER
+    (r,) = handle(event, env)
+    body = _body(r.approval_id, "U_ALICE")
+    _click(client, body, _headers(body))
+    _wait_for(lambda: "chat.update" in slack.methods())
+    assert slack.calls and all(MARKER not in raw for _, _, raw in slack.calls)
