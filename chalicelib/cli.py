@@ -142,6 +142,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_package(args: argparse.Namespace) -> int:
+    from chalicelib.packaging import build
+
+    zip_path = build(stage=args.stage, out=Path(args.out))
+    print(f"{zip_path} and {zip_path.with_name('sam.json')} built for stage {args.stage}")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from chalicelib.demo import run
 
@@ -189,6 +197,11 @@ def parser() -> argparse.ArgumentParser:
     v = psub.add_parser("validate", help="load and check policy files")
     v.add_argument("dir", nargs="?", metavar="DIR", help="default: the shipped policies/")
     v.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("package", help="build the Lambda artifact and SAM template")
+    p.add_argument("--stage", default="prod", choices=("dev", "prod"))
+    p.add_argument("--out", default="dist", help="output directory (replaced)")
+    p.set_defaults(func=cmd_package)
 
     p = sub.add_parser("demo", help="the whole story on an embedded AWS emulator")
     p.add_argument("--output", default="demo-output", help="where timelines are written")

@@ -59,12 +59,60 @@ def lambda_policy(*, table: str, role_name: str = "autoremediate-member") -> dic
         {"Sid": "Identity", "Effect": "Allow", "Action": ["sts:GetCallerIdentity"],
          "Resource": ["*"]},
         {"Sid": "ApprovalWorker", "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
-         "Resource": ["arn:aws:lambda:*:*:function:autoremediate-*-approval_worker"]},
+         # `chalice deploy` names it autoremediate-<stage>-approval_worker; a CloudFormation
+         # stack from `remediate package` names it <stack>-ApprovalWorker-<suffix>
+         "Resource": ["arn:aws:lambda:*:*:function:autoremediate-*-approval_worker",
+                      "arn:aws:lambda:*:*:function:*-ApprovalWorker-*"]},
         {"Sid": "Logs", "Effect": "Allow",
          "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": ["arn:aws:logs:*:*:log-group:/aws/lambda/autoremediate-*"]},
     ]
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def member_role_template(*, role_name: str = "autoremediate-member") -> dict[str, object]:
+    """CloudFormation for the role each member account gives us (deploy it with a
+    StackSet): trusted by the security account's autoremediate roles, allowed exactly the
+    actions the remediations declare."""
+    remediation = sorted({a for actions in remediation_actions().values() for a in actions})
+    by_resource: dict[tuple[str, ...], list[str]] = {}
+    for action in remediation:
+        by_resource.setdefault(tuple(_resources_for(action)), []).append(action)
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "autoremediate member-account role (rendered by python -m "
+                       "chalicelib.iam; do not edit)",
+        "Parameters": {
+            "SecurityAccountId": {"Type": "String", "AllowedPattern": "^[0-9]{12}$",
+                                  "Description": "the account autoremediate runs in"},
+            "TrustedRoleNamePattern": {
+                "Type": "String", "Default": "autoremediate-*",
+                "Description": "name pattern of the autoremediate Lambda roles there"},
+        },
+        "Resources": {"MemberRole": {"Type": "AWS::IAM::Role", "Properties": {
+            "RoleName": role_name,
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"AWS": {"Fn::Sub": "arn:aws:iam::${SecurityAccountId}:root"}},
+                "Action": "sts:AssumeRole",
+                "Condition": {"ArnLike": {"aws:PrincipalArn": {"Fn::Sub": (
+                    "arn:aws:iam::${SecurityAccountId}:role/${TrustedRoleNamePattern}")}}},
+            }]},
+            "Policies": [{"PolicyName": "autoremediate-remediations", "PolicyDocument": {
+                "Version": "2012-10-17", "Statement": [
+                    {"Sid": f"Remediations{i}", "Effect": "Allow", "Action": actions,
+                     "Resource": list(resources)}
+                    for i, (resources, actions) in enumerate(sorted(by_resource.items()), 1)
+                ]}}],
+        }}},
+        "Outputs": {"RoleArn": {"Value": {"Fn::GetAtt": ["MemberRole", "Arn"]}}},
+    }
+
+
+def render_member_role() -> str:
+    import json
+
+    return json.dumps(member_role_template(), indent=2) + "\n"
 
 
 def render_stage(stage: str) -> str:
@@ -80,12 +128,17 @@ def render_stage(stage: str) -> str:
     return json.dumps(policy, indent=2) + "\n"
 
 
+MEMBER_ROLE_FILE = "deploy/member-role.json"
+
 if __name__ == "__main__":
-    import sys
+    from pathlib import Path
 
-    for stage in sys.argv[1:] or ["dev", "prod"]:
-        from pathlib import Path
-
-        out = Path(__file__).parents[1] / ".chalice" / f"policy-{stage}.json"
+    root = Path(__file__).parents[1]
+    for stage in ("dev", "prod"):
+        out = root / ".chalice" / f"policy-{stage}.json"
         out.write_text(render_stage(stage))
         print(f"wrote {out}")
+    member = root / MEMBER_ROLE_FILE
+    member.parent.mkdir(exist_ok=True)
+    member.write_text(render_member_role())
+    print(f"wrote {member}")
