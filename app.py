@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from chalice import Chalice, Rate, Response
+from chalice import Chalice, IAMAuthorizer, Rate, Response
 from chalice.app import CloudWatchEvent
 
 app = Chalice(app_name="autoremediate")
@@ -50,6 +50,18 @@ def slack_actions() -> Response:
     status, body = handle_action(current(), request.raw_body, request.headers)
     return Response(body=body, status_code=status,
                     headers={"Content-Type": "application/json"})
+
+
+@app.route("/incidents/{incident_id}/timeline", methods=["GET"],
+           authorizer=IAMAuthorizer())
+def incident_timeline(incident_id: str) -> Response:
+    from chalicelib.context import current
+    from chalicelib.timeline import http_timeline
+
+    query = app.current_request.query_params or {}
+    status, content_type, body = http_timeline(current(), incident_id,
+                                               query.get("format", "html"))
+    return Response(body=body, status_code=status, headers={"Content-Type": content_type})
 
 
 @app.lambda_function(name="approval_worker")

@@ -64,6 +64,13 @@ def request(ctx: Context, finding: Finding, policy: Policy, plan: Plan,
     return approval_id
 
 
+def _log_keys(approval_id: str) -> None:
+    """A decision is its own unit of work: drop the keys of whatever ran before."""
+    logger.clear_state()
+    logger.set_correlation_id(approval_id)
+    logger.append_keys(approval_id=approval_id)
+
+
 def _policy(ctx: Context, name: str) -> Policy:
     for policy in ctx.policies:
         if policy.name == name:
@@ -84,6 +91,7 @@ def claim(ctx: Context, approval_id: str, user: str, *, approve: bool) -> tuple[
     """Record `user`'s decision exactly once. Returns the approval and what follows:
     APPROVAL_REQUESTED (more approvers needed), DENIED, or REMEDIATED meaning "approved:
     carry it out"."""
+    _log_keys(approval_id)
     item = ctx.store.approval(approval_id)
     if item["state"] != "pending":
         raise Refused(f"approval {approval_id} was already decided: {item['state']} by "
@@ -134,7 +142,10 @@ def _transition(ctx: Context, approval_id: str, state: str, user: str) -> None:
 
 def carry_out(ctx: Context, approval_id: str) -> Result:
     """Act on an approved approval: re-plan, and apply only the plan that was approved."""
+    _log_keys(approval_id)
     item = ctx.store.approval(approval_id)
+    logger.append_keys(incident_id=item["incident_id"], policy=item["policy"],
+                       remediation=item["remediation"])
     if item["state"] != "approved":
         raise Refused(f"approval {approval_id} is {item['state']}, not approved")
     incident_id = item["incident_id"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -100,22 +101,69 @@ def cmd_approvals(args: argparse.Namespace) -> int:
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
-    from chalicelib import render
+    from chalicelib.timeline import rendered
 
-    ctx = _context()
-    incident = ctx.store.incident(args.incident_id)
-    entries = ctx.store.entries(args.incident_id)
-    if args.format == "json":
-        text = json.dumps(render.timeline_json(incident, entries), indent=2, default=str)
-    elif args.format == "md":
-        text = render.timeline_md(incident, entries)
-    else:
-        text = render.timeline_html(incident, entries)
-    if args.output:
-        Path(args.output).write_text(text + ("\n" if not text.endswith("\n") else ""),
-                                     encoding="utf-8")
+    _write_or_print(rendered(_context(), args.incident_id, args.format), args.output)
+    return EXIT_OK
+
+
+def _since(text: str | None) -> Any:
+    import datetime as dt
+
+    if not text:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        _die(f"--since {text!r} is not a date (YYYY-MM-DD or ISO 8601)", EXIT_INPUT)
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _write_or_print(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text if text.endswith("\n") else text + "\n",
+                                encoding="utf-8")
     else:
         print(text.rstrip("\n"))
+
+
+def cmd_incidents(args: argparse.Namespace) -> int:
+    from chalicelib.render import duration
+
+    ctx = _context()
+    since = _since(args.since)
+    found = [i for i in ctx.store.incidents()
+             if i.created_at >= since and (not args.status or i.status.value == args.status)]
+    if args.format == "json":
+        _emit([{"incident_id": i.incident_id, "status": i.status.value,
+                "resource": i.resource, "policy": i.policy, "remediation": i.remediation,
+                "account": i.account, "region": i.region, "controls": i.controls,
+                "opened": i.created_at.isoformat(),
+                "resolved": i.resolved_at.isoformat() if i.resolved_at else None}
+               for i in found])
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(found)} incidents, newest first")
+    table.add_column("incident", no_wrap=True)
+    for col in ("status", "opened", "resource", "remediation", "TTR"):
+        table.add_column(col, overflow="fold")
+    for i in found:
+        ttr = i.time_to_remediate
+        table.add_row(i.incident_id, i.status.value, f"{i.created_at:%Y-%m-%d %H:%M}",
+                      i.resource, i.remediation, duration(ttr) if ttr else "-")
+    Console().print(table)
+    return EXIT_OK
+
+
+def cmd_evidence(args: argparse.Namespace) -> int:
+    from chalicelib import evidence
+
+    ctx = _context()
+    report = evidence.build(ctx.store, since=_since(args.since))
+    render = {"md": evidence.to_md, "html": evidence.to_html, "json": evidence.to_json}
+    _write_or_print(render[args.format](report), args.output)
     return EXIT_OK
 
 
@@ -185,6 +233,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(func=cmd_timeline)
 
+    p = sub.add_parser("incidents", help="list incidents, newest first")
+    p.add_argument("--status", choices=("open", "resolved", "rolled_back"))
+    p.add_argument("--since", metavar="DATE", help="opened on or after (YYYY-MM-DD)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=cmd_incidents)
+
+    p = sub.add_parser("evidence", help="HIPAA evidence report per Security Rule reference")
+    p.add_argument("--since", metavar="DATE", required=True,
+                   help="incidents opened on or after (YYYY-MM-DD)")
+    p.add_argument("--format", choices=("md", "html", "json"), default="md")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(func=cmd_evidence)
+
     p = sub.add_parser("rollback", help="restore the state saved before the fix")
     p.add_argument("incident_id", metavar="INCIDENT_ID")
     p.add_argument("--force", action="store_true",
@@ -211,6 +272,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if not (os.environ.get("POWERTOOLS_LOG_LEVEL") or os.environ.get("LOG_LEVEL")):
+        from chalicelib.log import logger
+
+        logger.setLevel("WARNING")  # an operator's terminal: results on stdout, problems only
+
     try:
         return int(args.func(args))
     except InvalidEvent as exc:

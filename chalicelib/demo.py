@@ -1,43 +1,63 @@
 """`remediate demo`: the whole story on an embedded AWS emulator, no AWS account needed.
 
-A public, unencrypted bucket holding "PHI" is detected and fixed; a repeated finding joins
-the incident; a dry-run shows a plan without changing anything; an exempt bucket is left
-alone; a GuardDuty finding opens an incident; a replayed event is a duplicate; a fix is
-rolled back. Timelines land in `demo-output/`.
+1. patient-records is made public and loses its encryption: Block Public Access and
+   SSE-KMS are restored automatically; the public policy statement waits for approval.
+2. GuardDuty reports the same bucket: the finding joins the incident (already compliant);
+   EventBridge delivers an event twice: the second is a duplicate.
+3. A wildcard IAM policy is created: the fix waits for approval, the on-call engineer
+   approves, exactly the wildcard statement goes — then it is rolled back.
+4. lab-results is replayed in dry-run: a plan, no change. research-share is exempt.
+5. GuardDuty sees SSH brute force: an incident opens with its breach notification clock.
+
+Timelines (JSON, Markdown, HTML), the evidence report and an index land in demo-output/.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import html
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from chalicelib import render
+from chalicelib import evidence, render
+from chalicelib.approval import decide
 from chalicelib.aws import Aws
 from chalicelib.config import Settings
 from chalicelib.context import Context
 from chalicelib.emulator import emulator
-from chalicelib.outcome import Outcome
+from chalicelib.outcome import Result
 from chalicelib.pipeline import handle
 from chalicelib.rollback import rollback
 
 EVENTS = Path(__file__).resolve().parent / "demo_events"
+ONCALL = "U0ONCALL"
+STYLE = {"remediated": "green", "failed": "bold red", "dry_run": "yellow",
+         "exempt": "magenta", "approval_requested": "cyan", "denied": "red",
+         "duplicate": "dim", "compliant": "green", "incident_opened": "blue"}
 
 
-def _event(name: str, bucket: str, event_id: str) -> dict[str, Any]:
-    text = (EVENTS / f"{name}.json").read_text().replace("phi-bucket", bucket)
+def _event(name: str, event_id: str, bucket: str | None = None,
+           edit: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    text = (EVENTS / f"{name}.json").read_text()
+    if bucket:
+        text = text.replace("phi-bucket", bucket)
     event: dict[str, Any] = json.loads(text)
     event["id"] = event_id
+    if edit:
+        edit(event)
     return event
 
 
-def _setup(ctx: Context) -> None:
+def _setup(ctx: Context) -> str:
     s3 = ctx.aws.home_client("s3")
     kms = ctx.aws.home_client("kms")
+    iam = ctx.aws.home_client("iam")
     key = kms.create_key(Description="autoremediate demo: PHI data key")["KeyMetadata"]
     kms.create_alias(AliasName="alias/phi-data", TargetKeyId=key["KeyId"])
     for bucket in ("patient-records", "lab-results", "research-share"):
@@ -49,6 +69,68 @@ def _setup(ctx: Context) -> None:
     s3.put_bucket_tagging(Bucket="research-share", Tagging={"TagSet": [
         {"Key": "autoremediate:exempt", "Value": "true"},
         {"Key": "autoremediate:exempt-reason", "Value": "public de-identified dataset"}]})
+    policy = iam.create_policy(PolicyName="etl-ops", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Sid": "ReadPhi", "Effect": "Allow", "Action": "s3:GetObject",
+             "Resource": "arn:aws:s3:::patient-records/*",
+             "Condition": {"Bool": {"aws:SecureTransport": "true"}}},
+            {"Sid": "Debugging", "Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    return str(policy["Policy"]["Arn"])
+
+
+class Story:
+    def __init__(self, console: Console, ctx: Context) -> None:
+        self.console = console
+        self.ctx = ctx
+        self.table = Table(title="What happened")
+        for col in ("#", "policy", "outcome", "incident", "calls"):
+            self.table.add_column(col, overflow="fold")
+        self.incidents: dict[str, str] = {}
+        self.step = 0
+
+    def record(self, title: str, results: list[Result]) -> list[Result]:
+        self.step += 1
+        for r in results:
+            style = STYLE.get(r.outcome.value, "white")
+            calls = ", ".join(c["operation"] for c in r.changes) or "-"
+            self.table.add_row(str(self.step), r.policy or "-",
+                               f"[{style}]{r.outcome.value}[/]", r.incident_id or "-", calls)
+            self.console.print(f"  [{style}]●[/] {title}: [{style}]{r.outcome.value}[/]"
+                               + (f" ({r.policy})" if r.policy else ""))
+            if r.incident_id:
+                self.incidents.setdefault(r.incident_id, r.policy or "")
+        return results
+
+    def event(self, title: str, event: dict[str, Any], *, dry_run: bool = False) -> list[Result]:
+        return self.record(title, handle(event, self.ctx, dry_run=dry_run))
+
+
+def _write_outputs(ctx: Context, incidents: dict[str, str], output: Path) -> None:
+    output.mkdir(parents=True, exist_ok=True)
+    now = ctx.clock()
+    links = []
+    for incident_id in incidents:
+        inc = ctx.store.incident(incident_id)
+        entries = ctx.store.entries(incident_id)
+        (output / f"{incident_id}.json").write_text(json.dumps(
+            render.timeline_json(inc, entries, now=now), indent=2, default=str) + "\n")
+        (output / f"{incident_id}.md").write_text(render.timeline_md(inc, entries, now=now))
+        (output / f"{incident_id}.html").write_text(
+            render.timeline_html(inc, entries, now=now))
+        links.append(f"<tr><td><a href='{incident_id}.html'>{html.escape(incident_id)}</a>"
+                     f"</td><td>{html.escape(inc.status.value)}</td>"
+                     f"<td>{html.escape(inc.remediation)}</td>"
+                     f"<td><code>{html.escape(inc.resource)}</code></td></tr>")
+    report = evidence.build(ctx.store, since=now - dt.timedelta(days=1), now=now)
+    (output / "evidence.md").write_text(evidence.to_md(report))
+    (output / "evidence.html").write_text(evidence.to_html(report))
+    (output / "evidence.json").write_text(evidence.to_json(report))
+    (output / "index.html").write_text(
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>autoremediate demo"
+        f"</title><style>{render.CSS}</style></head><body><h1>autoremediate demo</h1>"
+        "<p><a href='evidence.html'>HIPAA evidence report</a></p><table><tr><th>Incident"
+        "</th><th>Status</th><th>Remediation</th><th>Resource</th></tr>"
+        + "".join(links) + "</table></body></html>\n")
 
 
 def run(*, output: Path) -> int:
@@ -56,79 +138,75 @@ def run(*, output: Path) -> int:
     started = time.perf_counter()
     with emulator() as url:
         console.rule("[bold]autoremediate demo")
-        console.print(f"AWS emulator (moto) on {url}: no AWS account is touched.\n")
-        settings = Settings(table="autoremediate-demo", kms_key="alias/phi-data")
+        console.print(f"AWS emulator (moto) on {url}: no AWS account is touched.")
+        settings = Settings(table="autoremediate-demo", kms_key="alias/phi-data",
+                            approvers=(ONCALL,))
         ctx = Context(settings=settings, aws=Aws())
-        ctx.store.ensure_table()
-        _setup(ctx)
-        console.print("Created buckets [cyan]patient-records[/] (public policy, no encryption)"
-                      ", [cyan]lab-results[/] and [cyan]research-share[/] (tagged exempt).\n")
+        with console.status("Creating the state table and the demo account..."):
+            ctx.store.ensure_table()
+            policy_arn = _setup(ctx)
+        console.print("Buckets [cyan]patient-records[/] (public policy, unencrypted), "
+                      "[cyan]lab-results[/], [cyan]research-share[/] (tagged exempt); "
+                      "IAM policy [cyan]etl-ops[/] with a wildcard statement.\n")
+        story = Story(console, ctx)
+        s3, iam = ctx.aws.home_client("s3"), ctx.aws.home_client("iam")
 
-        steps = [
-            ("Someone makes patient-records public (CloudTrail PutBucketPolicy)",
-             "cloudtrail_put_bucket_policy", "patient-records", False),
-            ("...and removes its encryption (CloudTrail DeleteBucketEncryption)",
-             "cloudtrail_delete_bucket_encryption", "patient-records", False),
-            ("GuardDuty reports the same bucket a minute later",
-             "guardduty_s3_block_public_access_disabled", "patient-records", False),
-            ("EventBridge delivers the first event again",
-             "cloudtrail_put_bucket_policy", "patient-records", False),
-            ("Config flags lab-results unencrypted; replayed with --dry-run",
-             "config_s3_encryption_noncompliant", "lab-results", True),
-            ("research-share is made public, but it is tagged exempt",
-             "cloudtrail_put_bucket_policy", "research-share", False),
-            ("GuardDuty: SSH brute force against an EC2 instance",
-             "guardduty_ec2_ssh_bruteforce", "patient-records", False),
-        ]
-        table = Table(title="What happened", show_lines=False)
-        for col in ("step", "event", "outcome", "incident", "calls"):
-            table.add_column(col)
-        incidents: dict[str, str] = {}
-        for n, (title, name, bucket, dry) in enumerate(steps, 1):
-            event_id = "demo-0001" if n in (1, 4) else f"demo-{n:04d}"
-            for r in handle(_event(name, bucket, event_id), ctx, dry_run=dry):
-                calls = ", ".join(c["operation"] for c in r.changes) or "-"
-                style = {"remediated": "green", "failed": "red", "dry_run": "yellow",
-                         "exempt": "magenta"}.get(r.outcome.value, "white")
-                table.add_row(str(n), title, f"[{style}]{r.outcome.value}[/]",
-                              r.incident_id or "-", calls)
-                if r.incident_id:
-                    incidents.setdefault(r.incident_id, r.outcome.value)
-                if r.outcome is Outcome.FAILED:
-                    console.print(f"[red]step {n} failed: {r.reason}")
-        console.print(table)
+        console.print("[bold]1. A bucket holding PHI is made public and unencrypted")
+        first = _event("cloudtrail_put_bucket_policy", "demo-0001", "patient-records")
+        results = story.event("PutBucketPolicy on patient-records", first)
+        story.event("DeleteBucketEncryption on patient-records",
+                    _event("cloudtrail_delete_bucket_encryption", "demo-0002",
+                           "patient-records"))
+        pending = next(r for r in results if r.approval_id)
+        story.record(f"{ONCALL} approves removing the public statement",
+                     [decide(ctx, str(pending.approval_id), ONCALL, approve=True)])
 
-        s3 = ctx.aws.home_client("s3")
+        console.print("[bold]2. Repeated and duplicate findings")
+        story.event("GuardDuty: Block Public Access disabled",
+                    _event("guardduty_s3_block_public_access_disabled", "demo-0003",
+                           "patient-records"))
+        story.event("EventBridge redelivers the first event", first)
+
+        console.print("[bold]3. A wildcard IAM policy: approval, fix, rollback")
+
+        def created(event: dict[str, Any]) -> None:
+            event["detail"]["responseElements"]["policy"]["arn"] = policy_arn
+
+        (wild,) = story.event("CreatePolicy etl-ops with Action *",
+                              _event("cloudtrail_create_policy", "demo-0004", edit=created))
+        (fixed,) = story.record(f"{ONCALL} approves in Slack (here: remediate approve)",
+                                [decide(ctx, str(wild.approval_id), ONCALL, approve=True)])
+        version = iam.get_policy(PolicyArn=policy_arn)["Policy"]["DefaultVersionId"]
+        doc = iam.get_policy_version(PolicyArn=policy_arn, VersionId=version)
+        sids = [s.get("Sid") for s in doc["PolicyVersion"]["Document"]["Statement"]]
+        console.print(f"    etl-ops now keeps statements {sids} (default {version})")
+        done = rollback(ctx, str(fixed.incident_id), actor=ONCALL)
+        console.print(f"    [blue]rolled back[/] by {ONCALL}: "
+                      f"{', '.join(c['operation'] for c in done['changes'])}")
+
+        console.print("[bold]4. Dry-run and exemption")
+        story.event("Config: lab-results unencrypted (replayed with --dry-run)",
+                    _event("config_s3_encryption_noncompliant", "demo-0005", "lab-results"),
+                    dry_run=True)
+        story.event("research-share made public (tagged exempt)",
+                    _event("cloudtrail_put_bucket_policy", "demo-0006", "research-share"))
+
+        console.print("[bold]5. A GuardDuty finding with no automatic fix")
+        story.event("GuardDuty: SSH brute force on i-0abc123def4567890",
+                    _event("guardduty_ec2_ssh_bruteforce", "demo-0007"))
+
+        console.print()
+        console.print(story.table)
         pab = s3.get_public_access_block(Bucket="patient-records")
         enc = s3.get_bucket_encryption(Bucket="patient-records")
-        console.print("\n[bold]patient-records now, read back from the emulator:[/]")
-        console.print(pab["PublicAccessBlockConfiguration"])
-        console.print(enc["ServerSideEncryptionConfiguration"]["Rules"][0])
-
-        first = next(iter(incidents))
-        console.print(f"\n[bold]Rolling back incident {first}[/] (restores the saved state)")
-        done = rollback(ctx, first, actor="demo-operator")
-        console.print(f"restored: {done['restored']}")
-
-        output.mkdir(parents=True, exist_ok=True)
-        for incident_id in incidents:
-            inc = ctx.store.incident(incident_id)
-            entries = ctx.store.entries(incident_id)
-            (output / f"{incident_id}.json").write_text(
-                json.dumps(render.timeline_json(inc, entries), indent=2, default=str))
-            (output / f"{incident_id}.md").write_text(render.timeline_md(inc, entries))
-            (output / f"{incident_id}.html").write_text(render.timeline_html(inc, entries))
-        inc = ctx.store.incident(first)
-        timeline = Table(title=f"Timeline of {first} ({inc.resource}, status "
-                               f"{inc.status.value})")
-        for col in ("at", "kind", "actor", "what"):
-            timeline.add_column(col)
-        for entry in ctx.store.entries(first):
-            timeline.add_row(f"{entry.at:%H:%M:%S.%f}"[:-3], entry.kind.value, entry.actor,
-                             render.summary(entry))
-        console.print()
-        console.print(timeline)
-        console.print(f"Timelines written to [cyan]{output}/[/] "
-                      f"({len(incidents)} incidents, JSON, Markdown and HTML).")
+        rule = enc["ServerSideEncryptionConfiguration"]["Rules"][0]
+        console.print("\n[bold]patient-records, read back from the emulator:[/] "
+                      f"public access block {pab['PublicAccessBlockConfiguration']}, "
+                      f"{rule['ApplyServerSideEncryptionByDefault']['SSEAlgorithm']} with "
+                      f"bucket key {rule['BucketKeyEnabled']}")
+        with console.status("Writing timelines and the evidence report..."):
+            _write_outputs(ctx, story.incidents, output)
+        console.print(f"\nWrote {len(story.incidents)} incident timelines (JSON, Markdown, "
+                      f"HTML), the HIPAA evidence report and [cyan]{output}/index.html[/].")
         console.print(f"Done in {time.perf_counter() - started:.1f} s.")
     return 0

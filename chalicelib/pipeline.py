@@ -18,11 +18,11 @@ from chalicelib import approval, gate, notify
 from chalicelib.act import ACTOR, calls_json, execute, remediation_for, resource_of
 from chalicelib.context import Context
 from chalicelib.errors import AutoremediateError
-from chalicelib.finding import Finding, Ignored, normalize
+from chalicelib.finding import Finding, Ignored, Resource, Source, normalize
 from chalicelib.log import logger
 from chalicelib.outcome import Outcome, Result
 from chalicelib.policy import Policy, match
-from chalicelib.record import EntryKind, Incident, Status, new_id
+from chalicelib.record import BREACH_NOTICE, EntryKind, Incident, Status, new_id
 
 
 def handle(event: Any, ctx: Context, *, dry_run: bool = False) -> list[Result]:
@@ -78,6 +78,20 @@ def _detected(finding: Finding) -> dict[str, Any]:
             "account": finding.account, "region": finding.region, "event": finding.raw}
 
 
+def _new_incident(finding: Finding, policy: Policy, resource: Resource,
+                  ctx: Context) -> Incident:
+    breach: dict[str, Any] = {}
+    if finding.source is Source.GUARDDUTY:  # a possible breach: start the 60-day clock
+        breach = {"breach_assessment_started": finding.time,
+                  "breach_notification_deadline": finding.time + BREACH_NOTICE}
+    return Incident(
+        incident_id=new_id("inc"), status=Status.OPEN, resource=resource.display,
+        resource_type=resource.type, resource_id=resource.id, account=finding.account,
+        region=finding.region, policy=policy.name, remediation=policy.remediation,
+        controls=policy.hipaa, created_at=ctx.clock(), source=finding.source.value,
+        **breach)
+
+
 def _run(finding: Finding, policy: Policy, ctx: Context, *, dry_run: bool) -> Result:
     """Gate, plan, record and (maybe) act for one policy."""
     resource = resource_of(finding)
@@ -98,11 +112,7 @@ def _run(finding: Finding, policy: Policy, ctx: Context, *, dry_run: bool) -> Re
     except AutoremediateError as exc:
         failure = exc
 
-    incident, joined = ctx.store.open_or_join(Incident(
-        incident_id=new_id("inc"), status=Status.OPEN, resource=resource.display,
-        resource_type=resource.type, resource_id=resource.id, account=finding.account,
-        region=finding.region, policy=policy.name, remediation=policy.remediation,
-        controls=policy.hipaa, created_at=ctx.clock()))
+    incident, joined = ctx.store.open_or_join(_new_incident(finding, policy, resource, ctx))
     iid = incident.incident_id
     logger.append_keys(incident_id=iid)
     ctx.store.append(iid, EntryKind.DETECTED, finding.actor or finding.source.value,

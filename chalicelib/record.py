@@ -34,6 +34,7 @@ from chalicelib.aws import translate
 from chalicelib.errors import NotFound, StateConflict
 
 JOIN_WINDOW = dt.timedelta(hours=24)
+BREACH_NOTICE = dt.timedelta(days=60)  # HIPAA Breach Notification Rule, 45 CFR 164.404(b)
 EVENT_LEASE = dt.timedelta(minutes=15)  # Lambda's longest timeout: a crashed run frees it
 EVENT_RETENTION = dt.timedelta(days=30)
 
@@ -78,8 +79,17 @@ class Incident(BaseModel):
     controls: list[str]
     created_at: dt.datetime
     resolved_at: dt.datetime | None = None
+    source: str = Field(default="", description="guardduty, config or cloudtrail")
+    breach_assessment_started: dt.datetime | None = Field(default=None, description=(
+        "when a possible breach was discovered (GuardDuty findings): the 60-day clock"))
+    breach_notification_deadline: dt.datetime | None = Field(default=None, description=(
+        "latest date to notify affected individuals if the assessment finds a breach"))
     fix: dict[str, Any] | None = Field(default=None, description=(
         "the last applied plan (before/after/calls): what rollback restores"))
+
+    @property
+    def time_to_remediate(self) -> dt.timedelta | None:
+        return self.resolved_at - self.created_at if self.resolved_at else None
 
 
 def now() -> dt.datetime:

@@ -1,11 +1,13 @@
 """Render an incident and its timeline as JSON (the contract), Markdown or HTML.
 
-Everything that came from an event (resource names, tags, documents) is escaped: it is
-attacker-controlled text.
+Everything that came from an event (resource names, tags, documents, actors) is escaped:
+it is attacker-controlled text. The HTML page is self-contained (no external assets).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import difflib
 import html
 import json
 from typing import Any
@@ -14,29 +16,40 @@ from chalicelib.hipaa import describe
 from chalicelib.record import Incident, TimelineEntry
 
 
-def timeline_json(incident: Incident, entries: list[TimelineEntry]) -> dict[str, Any]:
-    data = incident.model_dump(mode="json")
-    fix = data.pop("fix")
-    return {
-        "incident_id": incident.incident_id, "status": incident.status.value,
-        "resource": incident.resource, "controls": incident.controls,
-        **{k: v for k, v in data.items() if k not in ("incident_id", "status", "resource",
-                                                        "controls")},
-        "prior_state": fix["before"] if fix else None,
-        "entries": [e.model_dump(mode="json") for e in entries],
-    }
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
-def _md(text: Any) -> str:
-    """Escape Markdown (and HTML, which many Markdown viewers render) in one cell."""
-    out = str(text).replace("\\", "\\\\")
-    for ch in "`*_[]|~":
-        out = out.replace(ch, "\\" + ch)
-    out = out.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return out.replace("\r", " ").replace("\n", " ")
+def duration(delta: dt.timedelta) -> str:
+    """`2 d 3 h`, `4 min 10 s`, `0.8 s`."""
+    seconds = delta.total_seconds()
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {sec} s"
+
+
+def breach_clock(incident: Incident, now: dt.datetime | None = None) -> str | None:
+    """`12 d 4 h left (deadline …)` while the incident is open; None without a clock."""
+    deadline = incident.breach_notification_deadline
+    if deadline is None:
+        return None
+    if incident.status.value != "open":
+        return f"assessment closed with the incident; deadline was {deadline.isoformat()}"
+    left = deadline - (now or _now())
+    if left.total_seconds() < 0:
+        return f"OVERDUE by {duration(-left)} (deadline {deadline.isoformat()})"
+    return f"{duration(left)} left to notify (deadline {deadline.isoformat()})"
 
 
 def summary(entry: TimelineEntry) -> str:
+    """One line saying what an entry is about."""
     d = entry.detail
     if entry.kind.value == "detected":
         who = f" by {d['changed_by']}" if d.get("changed_by") else ""
@@ -50,60 +63,145 @@ def summary(entry: TimelineEntry) -> str:
     return ""
 
 
-def timeline_md(incident: Incident, entries: list[TimelineEntry]) -> str:
+def state_diff(before: Any, after: Any) -> list[str]:
+    """A unified diff of two states as pretty JSON."""
+    a = json.dumps(before, indent=2, sort_keys=True, default=str).splitlines()
+    b = json.dumps(after, indent=2, sort_keys=True, default=str).splitlines()
+    return list(difflib.unified_diff(a, b, "before", "after", lineterm="", n=3))
+
+
+def timeline_json(incident: Incident, entries: list[TimelineEntry], *,
+                  now: dt.datetime | None = None) -> dict[str, Any]:
+    data = incident.model_dump(mode="json")
+    fix = data.pop("fix")
+    ttr = incident.time_to_remediate
+    return {
+        "incident_id": incident.incident_id, "status": incident.status.value,
+        "resource": incident.resource, "controls": incident.controls,
+        **{k: v for k, v in data.items() if k not in ("incident_id", "status", "resource",
+                                                        "controls")},
+        "time_to_remediate_seconds": ttr.total_seconds() if ttr else None,
+        "breach_clock": breach_clock(incident, now),
+        "prior_state": fix["before"] if fix else None,
+        "fix": fix,
+        "entries": [e.model_dump(mode="json") for e in entries],
+    }
+
+
+# -- Markdown ---------------------------------------------------------------------------
+def md(text: Any) -> str:
+    """Escape Markdown (and HTML, which many Markdown viewers render) in one cell."""
+    out = str(text).replace("\\", "\\\\")
+    for ch in "`*_[]|~#!":
+        out = out.replace(ch, "\\" + ch)
+    out = out.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return out.replace("\r", " ").replace("\n", " ")
+
+
+def _code(lines: list[str], lang: str) -> list[str]:
+    return [f"```{lang}", *(line.replace("`", "'") for line in lines), "```"]
+
+
+def timeline_md(incident: Incident, entries: list[TimelineEntry], *,
+                now: dt.datetime | None = None) -> str:
     lines = [
-        f"# Incident {_md(incident.incident_id)}",
+        f"# Incident {md(incident.incident_id)}",
         "",
-        f"- **Status:** {_md(incident.status.value)}",
-        f"- **Resource:** {_md(incident.resource)}",
-        f"- **Account / region:** {_md(incident.account)} / {_md(incident.region)}",
-        f"- **Policy / remediation:** {_md(incident.policy)} / {_md(incident.remediation)}",
-        f"- **HIPAA controls:** {', '.join(_md(describe(c)) for c in incident.controls)}",
+        f"- **Status:** {md(incident.status.value)}",
+        f"- **Resource:** {md(incident.resource)}",
+        f"- **Account / region:** {md(incident.account)} / {md(incident.region)}",
+        f"- **Policy / remediation:** {md(incident.policy)} / {md(incident.remediation)}",
+        f"- **HIPAA controls:** {', '.join(md(describe(c)) for c in incident.controls)}",
         f"- **Opened:** {incident.created_at.isoformat()}",
     ]
-    if incident.resolved_at:
-        ttr = incident.resolved_at - incident.created_at
+    if incident.resolved_at and incident.time_to_remediate:
         lines.append(f"- **Resolved:** {incident.resolved_at.isoformat()} "
-                     f"(time to remediate {ttr.total_seconds():.1f} s)")
+                     f"(time to remediate {duration(incident.time_to_remediate)})")
+    clock = breach_clock(incident, now)
+    if clock:
+        lines.append(f"- **Breach notification clock:** {md(clock)}")
     lines += ["", "## Timeline", "", "| at | kind | actor | what |", "|---|---|---|---|"]
     for e in entries:
-        lines.append(f"| {e.at.isoformat()} | {e.kind.value} | {_md(e.actor)} | "
-                     f"{_md(summary(e))} |")
+        lines.append(f"| {e.at.isoformat()} | {e.kind.value} | {md(e.actor)} | "
+                     f"{md(summary(e))} |")
     if incident.fix:
-        lines += ["", "## Before / after", "", "Before:", "", "```json",
-                  json.dumps(incident.fix["before"], indent=2).replace("`", "\\u0060"), "```",
-                  "", "After:", "", "```json",
-                  json.dumps(incident.fix["after"], indent=2).replace("`", "\\u0060"), "```"]
+        lines += ["", "## Before / after", ""]
+        lines += _code(state_diff(incident.fix["before"], incident.fix["after"]), "diff")
     return "\n".join(lines) + "\n"
 
 
-_CSS = """body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#111}
-table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.3rem .5rem;
-text-align:left;vertical-align:top}th{background:#f3f3f3}.k{font-weight:600}
-pre{background:#f6f6f6;padding:.6rem;overflow:auto}.open{color:#a60}.resolved{color:#070}
-.rolled_back{color:#06c}"""
+# -- HTML -------------------------------------------------------------------------------
+CSS = """
+:root{--ok:#0a7a2f;--warn:#a15c00;--bad:#b3261e;--info:#1d5fbf;--line:#d9dde3}
+body{font:15px/1.5 system-ui,-apple-system,Segoe UI,sans-serif;max-width:68rem;
+margin:2rem auto;padding:0 1rem;color:#16181d}
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem}
+.badge{display:inline-block;padding:.1rem .55rem;border-radius:1rem;font-weight:600;
+font-size:.85rem;color:#fff}.open{background:var(--warn)}.resolved{background:var(--ok)}
+.rolled_back{background:var(--info)}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid var(--line);
+padding:.35rem .5rem;text-align:left;vertical-align:top}th{color:#5a606b;font-weight:600}
+.facts th{width:14rem}.kind{font-weight:600;white-space:nowrap}
+.k-failed,.k-denied{color:var(--bad)}.k-verified,.k-closed{color:var(--ok)}
+.k-approved,.k-rolled_back{color:var(--info)}
+pre{background:#f5f6f8;padding:.6rem;overflow:auto;font-size:.85rem;margin:.3rem 0}
+.diff .add{color:var(--ok)}.diff .del{color:var(--bad)}.diff .hunk{color:#5a606b}
+.clock{font-weight:600;color:var(--bad)}details summary{cursor:pointer;color:#5a606b}
+td.at{white-space:nowrap;font-variant-numeric:tabular-nums}
+"""
 
 
-def timeline_html(incident: Incident, entries: list[TimelineEntry]) -> str:
+def _diff_html(lines: list[str]) -> str:
+    out = []
+    for line in lines:
+        cls = ("add" if line.startswith("+") and not line.startswith("+++") else
+               "del" if line.startswith("-") and not line.startswith("---") else
+               "hunk" if line.startswith("@@") else "")
+        out.append(f'<span class="{cls}">{html.escape(line)}</span>')
+    return '<pre class="diff">' + "\n".join(out) + "</pre>"
+
+
+def timeline_html(incident: Incident, entries: list[TimelineEntry], *,
+                  now: dt.datetime | None = None) -> str:
     e = html.escape
-    rows = "".join(
-        f"<tr><td>{e(x.at.isoformat())}</td><td class=k>{e(x.kind.value)}</td>"
-        f"<td>{e(x.actor)}</td><td>{e(summary(x))}</td></tr>" for x in entries)
+    facts = [
+        ("Status", f'<span class="badge {e(incident.status.value)}">'
+                   f"{e(incident.status.value)}</span>"),
+        ("Resource", f"<code>{e(incident.resource)}</code>"),
+        ("Account / region", f"{e(incident.account)} / {e(incident.region)}"),
+        ("Policy / remediation", f"{e(incident.policy)} / {e(incident.remediation)}"),
+        ("HIPAA controls", "<br>".join(e(describe(c)) for c in incident.controls)),
+        ("Opened", e(incident.created_at.isoformat())),
+    ]
+    if incident.resolved_at and incident.time_to_remediate:
+        facts.append(("Resolved", f"{e(incident.resolved_at.isoformat())} — time to "
+                                  f"remediate <b>{e(duration(incident.time_to_remediate))}</b>"))
+    clock = breach_clock(incident, now)
+    if clock:
+        facts.append(("Breach notification clock", f'<span class="clock">{e(clock)}</span>'))
+    rows = []
+    for x in entries:
+        detail = json.dumps(x.detail, indent=2, sort_keys=True, default=str)
+        rows.append(
+            f'<tr><td class="at">{e(x.at.isoformat(timespec="milliseconds"))}</td>'
+            f'<td class="kind k-{e(x.kind.value)}">{e(x.kind.value)}</td>'
+            f"<td>{e(x.actor)}</td><td>{e(summary(x))}"
+            f"<details><summary>details</summary><pre>{e(detail)}</pre></details></td></tr>")
     state = ""
     if incident.fix:
-        state = (f"<h2>Before / after</h2><h3>Before</h3><pre>"
-                 f"{e(json.dumps(incident.fix['before'], indent=2))}</pre><h3>After</h3><pre>"
-                 f"{e(json.dumps(incident.fix['after'], indent=2))}</pre>")
-    controls = ", ".join(e(describe(c)) for c in incident.controls)
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8>"
-            f"<title>Incident {e(incident.incident_id)}</title><style>{_CSS}</style></head>"
-            f"<body><h1>Incident {e(incident.incident_id)}</h1><table>"
-            f"<tr><th>Status</th><td class='{e(incident.status.value)}'>"
-            f"{e(incident.status.value)}</td></tr>"
-            f"<tr><th>Resource</th><td>{e(incident.resource)}</td></tr>"
-            f"<tr><th>Account / region</th><td>{e(incident.account)} / "
-            f"{e(incident.region)}</td></tr>"
-            f"<tr><th>Policy</th><td>{e(incident.policy)} ({e(incident.remediation)})</td></tr>"
-            f"<tr><th>HIPAA controls</th><td>{controls}</td></tr></table>"
-            f"<h2>Timeline</h2><table><tr><th>At</th><th>Kind</th><th>Actor</th>"
-            f"<th>What</th></tr>{rows}</table>{state}</body></html>\n")
+        title = ("Before / after the fix (since rolled back to before)"
+                 if incident.status.value == "rolled_back" else "Before / after the fix")
+        state = (f"<h2>{title}</h2>"
+                 + _diff_html(state_diff(incident.fix["before"], incident.fix["after"])))
+    fact_rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>Incident {e(incident.incident_id)}</title><style>{CSS}</style></head>"
+        f"<body><h1>Incident {e(incident.incident_id)}</h1>"
+        f'<table class="facts">{fact_rows}</table>'
+        "<h2>Timeline</h2><table><tr><th>At (UTC)</th><th>Kind</th><th>Actor</th>"
+        f"<th>What</th></tr>{''.join(rows)}</table>{state}"
+        "<footer><p><small>autoremediate incident timeline. Contains the raw source "
+        "events: handle as access-controlled audit evidence.</small></p></footer>"
+        "</body></html>\n")

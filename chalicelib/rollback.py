@@ -14,6 +14,7 @@ from typing import Any
 from chalicelib.act import build
 from chalicelib.context import Context
 from chalicelib.errors import AutoremediateError, Refused, RollbackConflict
+from chalicelib.log import logger
 from chalicelib.record import EntryKind, Status
 from remediations.base import Plan
 
@@ -21,6 +22,8 @@ from remediations.base import Plan
 def rollback(ctx: Context, incident_id: str, *, actor: str, force: bool = False,
              params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Restore the saved prior state of `incident_id`; returns what was done."""
+    logger.clear_state()
+    logger.set_correlation_id(incident_id)
     incident = ctx.store.incident(incident_id)
     if incident.status is Status.ROLLED_BACK:
         raise Refused(f"incident {incident_id} is already rolled back")
@@ -47,6 +50,7 @@ def rollback(ctx: Context, incident_id: str, *, actor: str, force: bool = False,
     ctx.store.append(incident_id, EntryKind.ROLLED_BACK, actor, {
         "calls": done, "restored": plan.before, "forced": force})
     ctx.store.update_incident(incident_id, status=Status.ROLLED_BACK)
+    logger.info("rolled back", extra={"incident_id": incident_id, "calls": len(done)})
     return {"incident_id": incident_id, "outcome": "rolled_back",
             "resource": incident.resource, "remediation": incident.remediation,
             "changes": done, "restored": plan.before}

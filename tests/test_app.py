@@ -72,3 +72,23 @@ def test_invalid_event_is_dropped_not_raised(client: Client) -> None:
     del event["detail"]["eventName"]
     out = _invoke(client, "cloudtrail_calls", event)
     assert out["outcome"] == "ignored" and "eventName" in out["reason"]
+
+
+def test_timeline_route_serves_html_json_and_404(client: Client, s3: Any) -> None:
+    s3.create_bucket(Bucket="phi-bucket")
+    out = _invoke(client, "cloudtrail_calls", load_event("cloudtrail_put_bucket_policy"))
+    incident_id = out["incident_id"]
+    page = client.http.get(f"/incidents/{incident_id}/timeline")
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert f"Incident {incident_id}".encode() in page.body
+    as_json = client.http.get(f"/incidents/{incident_id}/timeline?format=json")
+    assert json.loads(as_json.body)["status"] == "resolved"
+    assert client.http.get("/incidents/inc-nope/timeline").status_code == 404
+    assert client.http.get(f"/incidents/{incident_id}/timeline?format=pdf").status_code == 400
+
+
+def test_timeline_route_requires_iam_auth() -> None:
+    route = app.routes["/incidents/{incident_id}/timeline"]["GET"]
+    from chalice import IAMAuthorizer
+
+    assert isinstance(route.authorizer, IAMAuthorizer)
