@@ -13,10 +13,7 @@ from app import app
 from chalicelib.aws import Aws
 from chalicelib.config import Settings
 from chalicelib.context import Context
-from tests.helpers import load_event
-
-ALL_ON = dict.fromkeys(
-    ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
+from tests.helpers import ALL_ON, load_event
 
 
 @pytest.fixture

@@ -19,17 +19,7 @@ from chalicelib.pipeline import handle
 from chalicelib.record import Status
 from chalicelib.rollback import rollback
 from tests.conftest import make_context
-from tests.helpers import load_event
-
-ALL_ON = dict.fromkeys(
-    ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
-
-
-def _pab(s3: Any, bucket: str) -> dict[str, bool] | None:
-    try:
-        return s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    except s3.exceptions.ClientError:
-        return None
+from tests.helpers import ALL_ON, load_event, public_access_block
 
 
 @pytest.fixture
@@ -57,7 +47,7 @@ def test_approval_applies_the_plan_and_records_the_approver(approve_ctx: Context
     assert [a["approval_id"] for a in pending(approve_ctx)] == [requested]
     r = decide(approve_ctx, requested, "U_ALICE", approve=True)
     assert r.outcome is Outcome.REMEDIATED
-    assert _pab(s3, "phi-bucket") == ALL_ON
+    assert public_access_block(s3, "phi-bucket") == ALL_ON
     entries = approve_ctx.store.entries(r.incident_id)
     approved = next(e for e in entries if e.kind.value == "approved")
     assert approved.actor == "U_ALICE"
@@ -68,14 +58,14 @@ def test_approval_applies_the_plan_and_records_the_approver(approve_ctx: Context
 def test_deny_changes_nothing(approve_ctx: Context, s3: Any, requested: str) -> None:
     r = decide(approve_ctx, requested, "U_BOB", approve=False)
     assert r.outcome is Outcome.DENIED
-    assert _pab(s3, "phi-bucket") is None
+    assert public_access_block(s3, "phi-bucket") is None
     assert _kinds(approve_ctx, r.incident_id)[-1] == "denied"
 
 
 def test_only_listed_approvers_decide(approve_ctx: Context, s3: Any, requested: str) -> None:
     with pytest.raises(Refused, match="not an approver"):
         decide(approve_ctx, requested, "U_MALLORY", approve=True)
-    assert _pab(s3, "phi-bucket") is None
+    assert public_access_block(s3, "phi-bucket") is None
     assert approve_ctx.store.approval(requested)["state"] == "pending"
 
 
@@ -113,7 +103,7 @@ def test_unknown_and_expired_approvals_are_refused(approve_ctx: Context, s3: Any
                     clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(hours=5))
     with pytest.raises(Refused, match="expired"):
         decide(later, requested, "U_ALICE", approve=True)
-    assert _pab(s3, "phi-bucket") is None
+    assert public_access_block(s3, "phi-bucket") is None
     assert approve_ctx.store.approval(requested)["state"] == "expired"
 
 
@@ -130,7 +120,7 @@ def test_changed_resource_is_not_applied_and_asks_again(approve_ctx: Context, s3
     s3.put_public_access_block(Bucket="phi-bucket", PublicAccessBlockConfiguration=partial)
     r = decide(approve_ctx, requested, "U_ALICE", approve=True)
     assert r.outcome is Outcome.APPROVAL_REQUESTED and r.approval_id != requested
-    assert _pab(s3, "phi-bucket") == partial
+    assert public_access_block(s3, "phi-bucket") == partial
     assert "no longer matches" in r.reason
 
 
@@ -152,7 +142,7 @@ def test_rollback_restores_prior_state_and_records_it(ctx: Context, s3: Any) -> 
     s3.put_public_access_block(Bucket="phi-bucket", PublicAccessBlockConfiguration=partial)
     r = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     out = rollback(ctx, r.incident_id, actor="U_ALICE")
-    assert _pab(s3, "phi-bucket") == partial
+    assert public_access_block(s3, "phi-bucket") == partial
     assert out["restored"] == {"PublicAccessBlockConfiguration": partial}
     assert ctx.store.incident(r.incident_id).status is Status.ROLLED_BACK
     last = ctx.store.entries(r.incident_id)[-1]
@@ -179,7 +169,7 @@ def test_rollback_refuses_after_a_later_edit_unless_forced(ctx: Context, s3: Any
         rollback(ctx, r.incident_id, actor="cli")
     assert ctx.store.incident(r.incident_id).status is Status.RESOLVED
     rollback(ctx, r.incident_id, actor="cli", force=True)
-    assert _pab(s3, "phi-bucket") is None
+    assert public_access_block(s3, "phi-bucket") is None
 
 
 def test_nothing_to_roll_back_for_record_only_and_unknown(ctx: Context) -> None:
@@ -214,7 +204,7 @@ def test_member_account_events_act_through_the_member_role(aws: None, kms_key: s
     event["account"] = event["detail"]["recipientAccountId"] = member
     r = handle(event, ctx)[0]
     assert r.outcome is Outcome.REMEDIATED, r.reason
-    assert _pab(s3m, "member-bucket") == ALL_ON
+    assert public_access_block(s3m, "member-bucket") == ALL_ON
     incident = ctx.store.incident(r.incident_id)
     assert incident.account == member
 
@@ -252,7 +242,7 @@ def test_public_bucket_policy_is_blocked_now_and_revoked_after_approval(ctx: Con
          "Resource": "arn:aws:s3:::phi-bucket/*"}]}
     s3.put_bucket_policy(Bucket="phi-bucket", Policy=json.dumps(public))
     block, revoke = handle(load_event("cloudtrail_put_bucket_policy"), ctx)
-    assert block.outcome is Outcome.REMEDIATED and _pab(s3, "phi-bucket") == ALL_ON
+    assert block.outcome is Outcome.REMEDIATED and public_access_block(s3, "phi-bucket") == ALL_ON
     assert revoke.outcome is Outcome.APPROVAL_REQUESTED
     assert revoke.changes[0]["operation"] == "DeleteBucketPolicy"
     assert json.loads(s3.get_bucket_policy(Bucket="phi-bucket")["Policy"]) == public

@@ -13,24 +13,7 @@ from chalicelib.outcome import Outcome, report
 from chalicelib.pipeline import handle
 from chalicelib.record import EntryKind, Status
 from tests.conftest import make_context
-from tests.helpers import load_event
-
-ALL_ON = dict.fromkeys(
-    ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
-
-
-def _pab(s3: Any, bucket: str) -> dict[str, bool] | None:
-    try:
-        return s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    except s3.exceptions.ClientError:
-        return None
-
-
-def _enc(s3: Any, bucket: str) -> dict[str, Any] | None:
-    try:
-        return s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
-    except s3.exceptions.ClientError:
-        return None
+from tests.helpers import ALL_ON, default_encryption, load_event, public_access_block
 
 
 def _kinds(ctx: Context, incident_id: str) -> list[str]:
@@ -41,7 +24,7 @@ def test_public_bucket_is_blocked_and_recorded(ctx: Context, s3: Any) -> None:
     s3.create_bucket(Bucket="phi-bucket")
     r = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     assert r.outcome is Outcome.REMEDIATED
-    assert _pab(s3, "phi-bucket") == ALL_ON
+    assert public_access_block(s3, "phi-bucket") == ALL_ON
     assert r.changes[0]["operation"] == "PutPublicAccessBlock"
     incident = ctx.store.incident(r.incident_id)
     assert incident.status is Status.RESOLVED
@@ -57,7 +40,7 @@ def test_unencrypted_bucket_gets_sse_kms(ctx: Context, s3: Any, kms_key: str) ->
     s3.create_bucket(Bucket="phi-bucket")
     (r,) = handle(load_event("config_s3_encryption_noncompliant"), ctx)
     assert r.outcome is Outcome.REMEDIATED
-    rule = _enc(s3, "phi-bucket")["Rules"][0]
+    rule = default_encryption(s3, "phi-bucket")["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == kms_key
     assert rule["BucketKeyEnabled"] is True
 
@@ -78,7 +61,7 @@ def test_dry_run_records_the_plan_and_changes_nothing(aws: None, kms_key: str, s
     assert r.outcome is Outcome.DRY_RUN
     assert [c["operation"] for c in r.changes] == ["PutPublicAccessBlock"]
     assert r.changes[0]["params"]["PublicAccessBlockConfiguration"] == ALL_ON
-    assert _pab(s3, "phi-bucket") is None
+    assert public_access_block(s3, "phi-bucket") is None
     entry = ctx.store.entries(r.incident_id)[-1]
     assert entry.kind is EntryKind.DRY_RUN and entry.detail["calls"] == r.changes
     assert ctx.store.incident(r.incident_id).status is Status.OPEN
@@ -91,7 +74,7 @@ def test_exempt_bucket_is_left_alone(ctx: Context, s3: Any) -> None:
     r = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     assert r.outcome is Outcome.EXEMPT and r.incident_id is None
     assert "autoremediate:exempt=true" in r.reason
-    assert _pab(s3, "phi-bucket") is None
+    assert public_access_block(s3, "phi-bucket") is None
 
 
 def test_exempt_tag_must_say_true(ctx: Context, s3: Any) -> None:
@@ -109,7 +92,7 @@ def test_changes_made_by_our_own_identity_are_ignored(ctx: Context, s3: Any) -> 
                                        "arn": ctx.aws.identity()["Arn"]}
     (r,) = handle(event, ctx)
     assert r.outcome is Outcome.IGNORED and "autoremediate" in r.reason
-    assert _pab(s3, "phi-bucket") is None
+    assert public_access_block(s3, "phi-bucket") is None
 
 
 def test_self_arns_cover_assumed_role_sessions(aws: None, s3: Any) -> None:
@@ -117,7 +100,7 @@ def test_self_arns_cover_assumed_role_sessions(aws: None, s3: Any) -> None:
     s3.create_bucket(Bucket="phi-bucket")
     r = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     assert r.outcome is Outcome.IGNORED
-    assert _pab(s3, "phi-bucket") is None
+    assert public_access_block(s3, "phi-bucket") is None
 
 
 def test_member_role_sessions_are_ours_in_any_account(ctx: Context, s3: Any) -> None:
@@ -185,7 +168,7 @@ def test_drift_again_within_a_day_is_fixed_in_the_same_incident(ctx: Context,
     second = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     assert second.outcome is Outcome.REMEDIATED
     assert second.incident_id == first.incident_id
-    assert _pab(s3, "phi-bucket") == ALL_ON
+    assert public_access_block(s3, "phi-bucket") == ALL_ON
 
 
 def test_racing_findings_for_one_resource_share_one_incident(ctx: Context, s3: Any) -> None:
@@ -224,7 +207,7 @@ def test_missing_kms_setting_fails_and_never_falls_back(aws: None, s3: Any) -> N
     s3.create_bucket(Bucket="phi-bucket")
     (r,) = handle(load_event("cloudtrail_delete_bucket_encryption"), ctx)
     assert r.outcome is Outcome.FAILED and "REMEDIATION_KMS_KEY" in r.reason
-    assert _enc(s3, "phi-bucket") is None
+    assert default_encryption(s3, "phi-bucket") is None
 
 
 def test_approve_mode_waits_and_changes_nothing(aws: None, s3: Any, tmp_path: Path) -> None:
@@ -235,7 +218,7 @@ def test_approve_mode_waits_and_changes_nothing(aws: None, s3: Any, tmp_path: Pa
     r = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
     assert r.outcome is Outcome.APPROVAL_REQUESTED and r.approval_id
     assert r.changes[0]["operation"] == "PutPublicAccessBlock"
-    assert _pab(s3, "phi-bucket") is None
+    assert public_access_block(s3, "phi-bucket") is None
     assert ctx.store.approval(r.approval_id)["state"] == "pending"
 
 

@@ -5,16 +5,7 @@ from typing import Any
 import pytest
 
 from chalicelib.errors import ResourceGone, RollbackConflict, VerifyFailed
-
-ALL_ON = dict.fromkeys(
-    ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
-
-
-def _pab(s3: Any, bucket: str) -> dict[str, bool] | None:
-    try:
-        return s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    except s3.exceptions.ClientError:
-        return None
+from tests.helpers import ALL_ON, public_access_block
 
 
 def test_turns_on_all_four_flags(s3: Any, build: Any) -> None:
@@ -25,13 +16,13 @@ def test_turns_on_all_four_flags(s3: Any, build: Any) -> None:
     assert [c.operation for c in plan.calls] == ["PutPublicAccessBlock"]
     rem.apply(plan)
     rem.verify(plan)
-    assert _pab(s3, "open") == ALL_ON
+    assert public_access_block(s3, "open") == ALL_ON
 
 
 def test_plan_never_writes(s3: Any, build: Any) -> None:
     s3.create_bucket(Bucket="open")
     build("s3_block_public_access", "open").plan()
-    assert _pab(s3, "open") is None
+    assert public_access_block(s3, "open") is None
 
 
 def test_rollback_restores_a_partial_configuration_exactly(s3: Any, build: Any) -> None:
@@ -42,9 +33,9 @@ def test_rollback_restores_a_partial_configuration_exactly(s3: Any, build: Any) 
     rem = build("s3_block_public_access", "half")
     plan = rem.plan()
     rem.apply(plan)
-    assert _pab(s3, "half") == ALL_ON
+    assert public_access_block(s3, "half") == ALL_ON
     rem.rollback(plan)
-    assert _pab(s3, "half") == partial
+    assert public_access_block(s3, "half") == partial
 
 
 def test_rollback_removes_a_block_that_did_not_exist(s3: Any, build: Any) -> None:
@@ -54,7 +45,7 @@ def test_rollback_removes_a_block_that_did_not_exist(s3: Any, build: Any) -> Non
     rem.apply(plan)
     calls = rem.rollback(plan)
     assert [c.operation for c in calls] == ["DeletePublicAccessBlock"]
-    assert _pab(s3, "none") is None
+    assert public_access_block(s3, "none") is None
 
 
 def test_rollback_refuses_when_changed_since_fix_unless_forced(s3: Any, build: Any) -> None:
@@ -66,9 +57,9 @@ def test_rollback_refuses_when_changed_since_fix_unless_forced(s3: Any, build: A
     s3.put_public_access_block(Bucket="bkt-b", PublicAccessBlockConfiguration=edited)
     with pytest.raises(RollbackConflict, match="--force"):
         rem.rollback(plan)
-    assert _pab(s3, "bkt-b") == edited
+    assert public_access_block(s3, "bkt-b") == edited
     rem.rollback(plan, force=True)
-    assert _pab(s3, "bkt-b") is None
+    assert public_access_block(s3, "bkt-b") is None
 
 
 def test_verify_fails_when_apply_did_not_take(s3: Any, build: Any) -> None:

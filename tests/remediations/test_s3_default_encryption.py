@@ -6,15 +6,10 @@ import boto3
 import pytest
 
 from chalicelib.errors import ConfigurationError, InvalidKey, VerifyFailed
+from tests.helpers import default_encryption
 
 KEY = "ServerSideEncryptionConfiguration"
 
-
-def _enc(s3: Any, bucket: str) -> dict[str, Any] | None:
-    try:
-        return s3.get_bucket_encryption(Bucket=bucket)[KEY]
-    except s3.exceptions.ClientError:
-        return None
 
 
 @pytest.mark.parametrize("how", ["alias", "arn", "id", "alias_arn"])
@@ -28,7 +23,7 @@ def test_encrypts_with_the_customer_key_however_it_is_named(
     plan = rem.plan()
     rem.apply(plan)
     rem.verify(plan)
-    rule = _enc(s3, "plain")["Rules"][0]
+    rule = default_encryption(s3, "plain")["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms",
                                                           "KMSMasterKeyID": kms_key}
     assert rule["BucketKeyEnabled"] is True
@@ -51,10 +46,10 @@ def test_aes256_is_replaced_and_rolled_back_exactly(s3: Any, build: Any, kms_key
     rem = build("s3_default_encryption", "aes", env_key="alias/phi-data")
     plan = rem.plan()
     rem.apply(plan)
-    assert _enc(s3, "aes")["Rules"][0]["ApplyServerSideEncryptionByDefault"][
+    assert default_encryption(s3, "aes")["Rules"][0]["ApplyServerSideEncryptionByDefault"][
         "SSEAlgorithm"] == "aws:kms"
     rem.rollback(plan)
-    assert _enc(s3, "aes")["Rules"][0]["ApplyServerSideEncryptionByDefault"] == {
+    assert default_encryption(s3, "aes")["Rules"][0]["ApplyServerSideEncryptionByDefault"] == {
         "SSEAlgorithm": "AES256"}
 
 
@@ -65,7 +60,7 @@ def test_rollback_of_unencrypted_bucket_deletes_the_configuration(
     plan = rem.plan()
     rem.apply(plan)
     rem.rollback(plan)
-    assert _enc(s3, "plain") is None
+    assert default_encryption(s3, "plain") is None
 
 
 def test_kms_bucket_with_named_key_is_left_alone(s3: Any, build: Any, kms_key: str) -> None:
@@ -81,7 +76,7 @@ def test_missing_key_setting_fails_with_the_reason(s3: Any, build: Any) -> None:
     s3.create_bucket(Bucket="plain")
     with pytest.raises(ConfigurationError, match="REMEDIATION_KMS_KEY"):
         build("s3_default_encryption", "plain").plan()
-    assert _enc(s3, "plain") is None
+    assert default_encryption(s3, "plain") is None
 
 
 def test_unknown_key_fails(s3: Any, build: Any, kms_key: str) -> None:
@@ -95,7 +90,7 @@ def test_disabled_key_fails(s3: Any, build: Any, kms_key: str) -> None:
     s3.create_bucket(Bucket="plain")
     with pytest.raises(InvalidKey, match="Disabled"):
         build("s3_default_encryption", "plain", env_key=kms_key).plan()
-    assert _enc(s3, "plain") is None
+    assert default_encryption(s3, "plain") is None
 
 
 def test_asymmetric_key_fails(s3: Any, build: Any, aws: None) -> None:
