@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.aws import translate
+from remediations.base import Remediation
 
 
 def read_optional(what: str, missing_code: str, fetch: Callable[[], Any]) -> Any | None:
@@ -31,3 +32,22 @@ def bucket_tags(s3: Any, bucket: str, account: str) -> dict[str, str]:
         lambda: s3.get_bucket_tagging(Bucket=bucket, ExpectedBucketOwner=account),
     )
     return {t["Key"]: t["Value"] for t in (found or {}).get("TagSet", [])}
+
+
+class BucketRemediation(Remediation):
+    """What every bucket remediation shares: the bucket name, the owner guard
+    (`ExpectedBucketOwner` = the event's account, so a re-created bucket of the same name in
+    someone else's account is never touched) and tags for exemptions."""
+
+    resource_types = ("AWS::S3::Bucket",)
+
+    @property
+    def bucket(self) -> str:
+        return self.target.resource.id
+
+    @property
+    def owner(self) -> dict[str, str]:
+        return {"Bucket": self.bucket, "ExpectedBucketOwner": self.target.account}
+
+    def tags(self) -> dict[str, str]:
+        return bucket_tags(self.target.clients("s3"), self.bucket, self.target.account)

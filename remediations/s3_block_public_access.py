@@ -18,36 +18,30 @@ back exactly those flags, or deletes the block when there was none.
 
 from __future__ import annotations
 
-from remediations._s3 import bucket_tags, read_optional
-from remediations.base import ApiCall, Remediation, State, register
+from remediations._s3 import BucketRemediation, read_optional
+from remediations.base import ApiCall, State, register
 
 FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 KEY = "PublicAccessBlockConfiguration"
 
 
 @register("s3_block_public_access")
-class S3BlockPublicAccess(Remediation):
+class S3BlockPublicAccess(BucketRemediation):
     """Turn on all four S3 Block Public Access flags on one bucket."""
 
     summary = "Block all public access to the bucket (all four Block Public Access flags)"
-    resource_types = ("AWS::S3::Bucket",)
     permissions = (
         "s3:GetBucketPublicAccessBlock",
         "s3:PutBucketPublicAccessBlock",
         "s3:GetBucketTagging",
     )
 
-    @property
-    def bucket(self) -> str:
-        return self.target.resource.id
-
     def read(self) -> State:
         s3 = self.target.clients("s3")
         found = read_optional(
             f"reading the public access block of bucket {self.bucket}",
             "NoSuchPublicAccessBlockConfiguration",
-            lambda: s3.get_public_access_block(Bucket=self.bucket,
-                                               ExpectedBucketOwner=self.target.account),
+            lambda: s3.get_public_access_block(**self.owner),
         )
         if found is None:
             return {KEY: None}
@@ -58,11 +52,8 @@ class S3BlockPublicAccess(Remediation):
         return {KEY: dict.fromkeys(FLAGS, True)}
 
     def transition(self, frm: State, to: State) -> list[ApiCall]:
-        owner = {"Bucket": self.bucket, "ExpectedBucketOwner": self.target.account}
+        owner = self.owner
         if to[KEY] is None:
             return [ApiCall(service="s3", operation="DeletePublicAccessBlock", params=owner)]
         return [ApiCall(service="s3", operation="PutPublicAccessBlock",
                         params={**owner, KEY: dict(to[KEY])})]
-
-    def tags(self) -> dict[str, str]:
-        return bucket_tags(self.target.clients("s3"), self.bucket, self.target.account)

@@ -30,8 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.aws import translate
 from chalicelib.errors import ConfigurationError, InvalidKey
-from remediations._s3 import bucket_tags, read_optional
-from remediations.base import ApiCall, Remediation, State, register
+from remediations._s3 import BucketRemediation, read_optional
+from remediations.base import ApiCall, State, register
 
 KEY = "ServerSideEncryptionConfiguration"
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
@@ -54,11 +54,10 @@ def _rule(rule: dict[str, Any]) -> dict[str, Any]:
 
 
 @register("s3_default_encryption")
-class S3DefaultEncryption(Remediation):
+class S3DefaultEncryption(BucketRemediation):
     """Default-encrypt a bucket with SSE-KMS under the customer-managed key, bucket key on."""
 
     summary = "Default-encrypt the bucket with SSE-KMS (customer-managed key, bucket key on)"
-    resource_types = ("AWS::S3::Bucket",)
     permissions = (
         "s3:GetEncryptionConfiguration",
         "s3:PutEncryptionConfiguration",
@@ -67,17 +66,12 @@ class S3DefaultEncryption(Remediation):
     )
     Params = Params
 
-    @property
-    def bucket(self) -> str:
-        return self.target.resource.id
-
     def read(self) -> State:
         s3 = self.target.clients("s3")
         found = read_optional(
             f"reading the default encryption of bucket {self.bucket}",
             "ServerSideEncryptionConfigurationNotFoundError",
-            lambda: s3.get_bucket_encryption(Bucket=self.bucket,
-                                             ExpectedBucketOwner=self.target.account),
+            lambda: s3.get_bucket_encryption(**self.owner),
         )
         if found is None:
             return {KEY: None}
@@ -97,14 +91,11 @@ class S3DefaultEncryption(Remediation):
         }]}}
 
     def transition(self, frm: State, to: State) -> list[ApiCall]:
-        owner = {"Bucket": self.bucket, "ExpectedBucketOwner": self.target.account}
+        owner = self.owner
         if to[KEY] is None:
             return [ApiCall(service="s3", operation="DeleteBucketEncryption", params=owner)]
         return [ApiCall(service="s3", operation="PutBucketEncryption",
                         params={**owner, KEY: to[KEY]})]
-
-    def tags(self) -> dict[str, str]:
-        return bucket_tags(self.target.clients("s3"), self.bucket, self.target.account)
 
     def key_arn(self) -> str:
         """Resolve the configured key to its ARN and check it can encrypt this bucket."""

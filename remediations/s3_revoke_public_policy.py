@@ -24,8 +24,8 @@ from typing import Any
 
 from chalicelib.aws import translate
 from remediations._policy_doc import canonical, is_public, parse, without
-from remediations._s3 import bucket_tags, read_optional
-from remediations.base import ApiCall, Remediation, State, register
+from remediations._s3 import BucketRemediation, read_optional
+from remediations.base import ApiCall, State, register
 
 PUBLIC_GROUPS = frozenset({
     "http://acs.amazonaws.com/groups/global/AllUsers",
@@ -38,31 +38,22 @@ def _public_grant(grant: dict[str, Any]) -> bool:
 
 
 @register("s3_revoke_public_policy")
-class S3RevokePublicPolicy(Remediation):
+class S3RevokePublicPolicy(BucketRemediation):
     """Remove public statements from a bucket policy and public grants from its ACL."""
 
     summary = "Remove public bucket-policy statements and public ACL grants"
-    resource_types = ("AWS::S3::Bucket",)
     permissions = (
         "s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy",
         "s3:GetBucketAcl", "s3:PutBucketAcl", "s3:GetBucketTagging",
     )
 
-    @property
-    def bucket(self) -> str:
-        return self.target.resource.id
-
-    @property
-    def _owner(self) -> dict[str, str]:
-        return {"Bucket": self.bucket, "ExpectedBucketOwner": self.target.account}
-
     def read(self) -> State:
         s3 = self.target.clients("s3")
         found = read_optional(f"reading the policy of bucket {self.bucket}",
-                              "NoSuchBucketPolicy", lambda: s3.get_bucket_policy(**self._owner))
+                              "NoSuchBucketPolicy", lambda: s3.get_bucket_policy(**self.owner))
         policy = canonical(parse(found["Policy"])) if found else None
         with translate(f"reading the ACL of bucket {self.bucket}"):
-            acl = s3.get_bucket_acl(**self._owner)
+            acl = s3.get_bucket_acl(**self.owner)
         return {"Policy": policy,
                 "Acl": {"Owner": acl["Owner"], "Grants": acl.get("Grants", [])}}
 
@@ -77,14 +68,11 @@ class S3RevokePublicPolicy(Remediation):
         if frm["Policy"] != to["Policy"]:
             if to["Policy"] is None:
                 calls.append(ApiCall(service="s3", operation="DeleteBucketPolicy",
-                                     params=self._owner))
+                                     params=self.owner))
             else:
                 calls.append(ApiCall(service="s3", operation="PutBucketPolicy", params={
-                    **self._owner, "Policy": json.dumps(to["Policy"])}))
+                    **self.owner, "Policy": json.dumps(to["Policy"])}))
         if frm["Acl"] != to["Acl"]:
             calls.append(ApiCall(service="s3", operation="PutBucketAcl", params={
-                **self._owner, "AccessControlPolicy": to["Acl"]}))
+                **self.owner, "AccessControlPolicy": to["Acl"]}))
         return calls
-
-    def tags(self) -> dict[str, str]:
-        return bucket_tags(self.target.clients("s3"), self.bucket, self.target.account)
