@@ -50,7 +50,7 @@ class Settings:
     self_arns: tuple[str, ...] = ()
     role_name: str = "autoremediate-member"
     policy_dir: Path = field(default_factory=default_policy_dir)
-    approval_ttl_hours: float = 4.0
+    auto_limit_per_hour: int = 50
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_channel: str | None = None
@@ -61,8 +61,13 @@ class Settings:
         env = os.environ if env is None else env
         policy_dir = env.get("REMEDIATION_POLICY_DIR")
         api_url = env.get("SLACK_API_URL") or "https://slack.com/api/"
+        raw_limit = env.get("REMEDIATION_AUTO_LIMIT", "").strip() or "50"
+        if not raw_limit.isdigit():
+            raise ConfigurationError(
+                f"REMEDIATION_AUTO_LIMIT must be a whole number (0 = no limit), not {raw_limit!r}")
         return cls(
             table=env.get("REMEDIATION_TABLE") or "autoremediate",
+            auto_limit_per_hour=int(raw_limit),
             kms_key=env.get("REMEDIATION_KMS_KEY") or None,
             dry_run=_flag(env, "DRY_RUN"),
             approvers=_csv(env, "REMEDIATION_APPROVERS"),

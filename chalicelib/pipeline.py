@@ -143,12 +143,20 @@ def _run(finding: Finding, policy: Policy, ctx: Context, *, dry_run: bool) -> Re
             "calls": changes})
         return result.model_copy(update={"outcome": Outcome.DRY_RUN, "changes": changes,
                                           "reason": decision.reason})
+    limit = ctx.settings.auto_limit_per_hour
+    if decision.decision is gate.Decision.AUTO and not ctx.store.take_auto_change(
+            finding.account, limit):
+        decision = gate.Gate(gate.Decision.APPROVAL, (
+            f"blast radius: {limit} automatic changes were already made in account "
+            f"{finding.account} this hour; a human approves the rest"))
+        logger.warning("auto limit reached", extra={"account": finding.account})
     if decision.decision is gate.Decision.APPROVAL:
         if incident.status is Status.RESOLVED:
             ctx.store.update_incident(iid, status=Status.OPEN)
-        approval_id = approval.request(ctx, finding, policy, plan, iid)
+        approval_id = approval.request(ctx, finding, policy, plan, iid, reason=decision.reason)
         return result.model_copy(update={"outcome": Outcome.APPROVAL_REQUESTED,
-                                          "approval_id": approval_id, "changes": changes})
+                                          "approval_id": approval_id, "changes": changes,
+                                          "reason": decision.reason})
 
     ctx.store.append(iid, EntryKind.PLANNED, ACTOR, {
         "reason": decision.reason, "before": plan.before, "after": plan.after,

@@ -221,6 +221,27 @@ class Store:
             self.db.delete_item(TableName=self.table,
                                 Key={"pk": {"S": f"EVENT#{event_id}"}, "sk": {"S": "EVENT"}})
 
+    # -- blast radius ---------------------------------------------------------------------
+    def take_auto_change(self, account: str, limit: int) -> bool:
+        """Count one automatic change against `account`'s hourly budget; False (and no
+        count) when `limit` changes were already made this hour. 0 means no limit."""
+        if limit <= 0:
+            return True
+        at = self.clock()
+        try:
+            with translate(f"counting automatic changes in {account}"):
+                self.db.update_item(
+                    TableName=self.table,
+                    Key={"pk": {"S": f"RATE#{account}#{at:%Y-%m-%dT%H}"}, "sk": {"S": "RATE"}},
+                    UpdateExpression="ADD changes :one SET expires_at = :ttl",
+                    ConditionExpression="attribute_not_exists(changes) OR changes < :limit",
+                    ExpressionAttributeValues={
+                        ":one": {"N": "1"}, ":limit": {"N": str(limit)},
+                        ":ttl": {"N": str(int((at + dt.timedelta(days=2)).timestamp()))}})
+        except StateConflict:
+            return False
+        return True
+
     # -- incidents ------------------------------------------------------------------------
     @staticmethod
     def pointer_key(account: str, resource: str, policy: str) -> str:

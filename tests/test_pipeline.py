@@ -240,3 +240,25 @@ def test_several_matching_policies_each_run_in_file_order(aws: None, s3: Any,
     out = report(results[0].event_id, results)
     assert out["outcome"] == "remediated" and len(out["results"]) == 2
     assert out["results"][1]["outcome"] == "incident_opened"
+
+
+def test_blast_radius_falls_back_to_approval(aws: None, s3: Any, tmp_path: Path) -> None:
+    ctx, _ = make_context(auto_limit_per_hour=2, approvers=("U1",))
+    for n in range(3):
+        s3.create_bucket(Bucket=f"phi-bucket-{n}")
+    results = [handle(load_event("cloudtrail_put_bucket_policy", bucket=f"phi-bucket-{n}"),
+                      ctx)[0] for n in range(3)]
+    assert [r.outcome for r in results] == [Outcome.REMEDIATED, Outcome.REMEDIATED,
+                                            Outcome.APPROVAL_REQUESTED]
+    assert "blast radius" in results[2].reason
+    assert public_access_block(s3, "phi-bucket-2") is None
+    assert ctx.store.approval(str(results[2].approval_id))["state"] == "pending"
+
+
+def test_auto_limit_setting_is_validated() -> None:
+    from chalicelib.config import Settings
+    from chalicelib.errors import ConfigurationError
+
+    assert Settings.from_env({"REMEDIATION_AUTO_LIMIT": "0"}).auto_limit_per_hour == 0
+    with pytest.raises(ConfigurationError, match="REMEDIATION_AUTO_LIMIT"):
+        Settings.from_env({"REMEDIATION_AUTO_LIMIT": "lots"})
