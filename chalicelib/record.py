@@ -24,6 +24,7 @@ import contextlib
 import datetime as dt
 import json
 import secrets
+import time
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
@@ -249,40 +250,39 @@ class Store:
 
     def open_or_join(self, new: Incident) -> tuple[Incident, bool]:
         """The incident for (resource, policy): the open one, one resolved < 24 h ago, or
-        `new`. Returns (incident, joined). Safe when two runs race: one creates, one joins."""
-        from boto3.dynamodb.types import TypeSerializer
+        `new`. Returns (incident, joined). Safe when two runs race: one creates, one joins.
 
+        Two conditional puts, no transaction: the pointer first (whoever writes it owns the
+        incident), then the incident. A run that died between the two leaves a pointer to
+        a missing incident, which the next finding treats as stale and replaces.
+        """
         pk = self.pointer_key(new.account, new.resource, new.policy)
-        for _ in range(3):
+        for _ in range(5):
             pointer = self._get(pk, "POINTER")
             if pointer is not None:
-                current = self.incident(pointer["incident_id"])
-                if current.status is Status.OPEN or (
+                try:
+                    current = self.incident(pointer["incident_id"])
+                except NotFound:
+                    current = None  # its writer died before writing the incident
+                if current is not None and (current.status is Status.OPEN or (
                         current.status is Status.RESOLVED and current.resolved_at is not None
-                        and self.clock() - current.resolved_at < JOIN_WINDOW):
+                        and self.clock() - current.resolved_at < JOIN_WINDOW)):
                     return current, True
-            ser = TypeSerializer()
-            ptr_item = {"pk": pk, "sk": "POINTER", "incident_id": new.incident_id}
-            put_pointer: dict[str, Any] = {
-                "TableName": self.table,
-                "Item": {k: ser.serialize(v) for k, v in ptr_item.items()},
-            }
-            if pointer is None:
-                put_pointer["ConditionExpression"] = "attribute_not_exists(pk)"
-            else:
-                put_pointer["ConditionExpression"] = "incident_id = :old"
-                put_pointer["ExpressionAttributeValues"] = {
-                    ":old": {"S": pointer["incident_id"]}}
-            meta = {k: ser.serialize(v) for k, v in self._incident_item(new).items()}
+                if current is None and self.clock() - dt.datetime.fromisoformat(
+                        pointer["at"]) < dt.timedelta(seconds=30):
+                    time.sleep(0.05)  # its writer is probably writing the incident right now
+                    continue
+            item = {"pk": pk, "sk": "POINTER", "incident_id": new.incident_id,
+                    "at": _iso(self.clock())}
             try:
-                with translate(f"opening incident {new.incident_id}"):
-                    self.db.transact_write_items(TransactItems=[
-                        {"Put": put_pointer},
-                        {"Put": {"TableName": self.table, "Item": meta,
-                                 "ConditionExpression": "attribute_not_exists(pk)"}},
-                    ])
+                if pointer is None:
+                    self._put(item, condition="attribute_not_exists(pk)")
+                else:
+                    self._put(item, condition="incident_id = :old",
+                              values={":old": pointer["incident_id"]})
             except StateConflict:
                 continue  # someone else opened one first: read it and join
+            self._put(self._incident_item(new), condition="attribute_not_exists(pk)")
             return new, False
         raise StateConflict(f"could not open or join an incident for {new.resource}")
 

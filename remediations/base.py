@@ -46,8 +46,6 @@ IAM_ACTION_OVERRIDES: dict[str, str] = {
     "s3:PutBucketEncryption": "s3:PutEncryptionConfiguration",
     "s3:DeleteBucketEncryption": "s3:PutEncryptionConfiguration",
     "s3:HeadBucket": "s3:ListBucket",
-    # DynamoDB authorises each item of a transaction as the single-item action
-    "dynamodb:TransactWriteItems": "dynamodb:PutItem",
 }
 
 
