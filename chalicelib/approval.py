@@ -89,8 +89,8 @@ def _result(item: dict[str, Any], outcome: Outcome, **extra: Any) -> Result:
 def claim(ctx: Context, approval_id: str, user: str, *, approve: bool) -> tuple[
         dict[str, Any], Outcome]:
     """Record `user`'s decision exactly once. Returns the approval and what follows:
-    APPROVAL_REQUESTED (more approvers needed), DENIED, or REMEDIATED meaning "approved:
-    carry it out"."""
+    APPROVAL_REQUESTED (more approvers needed), DENIED or REMEDIATED ("approved"); for the
+    last two, `carry_out` finishes the job (Slack message, and the change if approved)."""
     _log_keys(approval_id)
     item = ctx.store.approval(approval_id)
     if item["state"] != "pending":
@@ -110,8 +110,6 @@ def claim(ctx: Context, approval_id: str, user: str, *, approve: bool) -> tuple[
     if not approve:
         _transition(ctx, approval_id, "denied", user)
         ctx.store.append(incident_id, EntryKind.DENIED, user, {"approval_id": approval_id})
-        notify.approval_closed(ctx, item, headline=f":no_entry: Denied by <@{user}>; "
-                               "nothing was changed.")
         return item, Outcome.DENIED
     required = int(item.get("required") or 1)
     if required > 1:
@@ -141,13 +139,18 @@ def _transition(ctx: Context, approval_id: str, state: str, user: str) -> None:
 
 
 def carry_out(ctx: Context, approval_id: str) -> Result:
-    """Act on an approved approval: re-plan, and apply only the plan that was approved."""
+    """Finish a decided approval: for a denial, say so in Slack; for an approval, re-plan
+    and apply only the plan that was approved."""
     _log_keys(approval_id)
     item = ctx.store.approval(approval_id)
     logger.append_keys(incident_id=item["incident_id"], policy=item["policy"],
                        remediation=item["remediation"])
+    if item["state"] == "denied":
+        notify.approval_closed(ctx, item, headline=f":no_entry: Denied by "
+                               f"<@{item.get('decided_by', '?')}>; nothing was changed.")
+        return _result(item, Outcome.DENIED)
     if item["state"] != "approved":
-        raise Refused(f"approval {approval_id} is {item['state']}, not approved")
+        raise Refused(f"approval {approval_id} is {item['state']}, not decided")
     incident_id = item["incident_id"]
     finding = Finding.model_validate(item["finding"])
     approved = Plan.model_validate(item["plan"])
@@ -204,9 +207,9 @@ def _safe(exc: BaseException) -> str:
 def decide(ctx: Context, approval_id: str, user: str, *, approve: bool) -> Result:
     """Approve or deny once (the CLI path): claim, then carry out in this process."""
     item, next_step = claim(ctx, approval_id, user, approve=approve)
-    if next_step is Outcome.REMEDIATED:
-        return carry_out(ctx, approval_id)
-    return _result(item, next_step)
+    if next_step is Outcome.APPROVAL_REQUESTED:
+        return _result(item, next_step)
+    return carry_out(ctx, approval_id)
 
 
 def expire(ctx: Context, item: dict[str, Any]) -> bool:

@@ -118,7 +118,11 @@ RESOURCE_PATHS: dict[tuple[Source, str], tuple[str, str]] = {
                                                "detail.requestParameters.groupName"),
 }
 
-# GuardDuty: detail.resource.resourceType -> (resource type, JMESPath to the id)
+# GuardDuty: detail.resource.resourceType -> (resource type, JMESPath to the id); tags, where
+# GuardDuty reports them, sit beside the id as [{"key", "value"}]
+GUARDDUTY_TAGS = {"S3Bucket": "detail.resource.s3BucketDetails[0].tags",
+                  "Instance": "detail.resource.instanceDetails.tags"}
+
 GUARDDUTY_RESOURCES: dict[str, tuple[str, str]] = {
     "S3Bucket": (_S3, "detail.resource.s3BucketDetails[0].name"),
     "AccessKey": ("AWS::IAM::User", "detail.resource.accessKeyDetails.userName"),
@@ -151,6 +155,14 @@ def _arn_for(rtype: str, rid: str, account: str, region: str) -> str | None:
     if rtype in iam:
         return f"arn:aws:iam::{account}:{iam[rtype]}/{rid}"
     return None
+
+
+def _tag_map(tags: Any) -> dict[str, str]:
+    """GuardDuty's [{"key": k, "value": v}] as a dict; anything malformed is skipped."""
+    if not isinstance(tags, list):
+        return {}
+    return {t["key"]: t["value"] for t in tags if isinstance(t, dict)
+            and isinstance(t.get("key"), str) and isinstance(t.get("value"), str)}
 
 
 def _resource(rtype: str | None, rid: Any, account: str, region: str,
@@ -216,7 +228,8 @@ def _guardduty(env: _Envelope, event: dict[str, Any]) -> Finding:
     resource = None
     if gd_type in GUARDDUTY_RESOURCES:
         rtype, path = GUARDDUTY_RESOURCES[gd_type]
-        resource = _resource(rtype, _search(path, event), account, region)
+        tags = _search(GUARDDUTY_TAGS[gd_type], event) if gd_type in GUARDDUTY_TAGS else None
+        resource = _resource(rtype, _search(path, event), account, region, _tag_map(tags))
     elif gd_type:
         resource = _resource(f"GuardDuty::{gd_type}", _search("detail.arn", event) or gd_type,
                              account, region)

@@ -73,7 +73,7 @@ def dispatch(ctx: Context, approval_id: str) -> None:
 
 
 def run_approved(ctx: Context, approval_id: str) -> dict[str, Any]:
-    """The worker: carry out one approved approval (logs instead of raising)."""
+    """The worker: finish one decided approval (logs instead of raising)."""
     try:
         return carry_out(ctx, approval_id).to_json()
     except AutoremediateError as exc:
@@ -99,11 +99,12 @@ def handle_action(ctx: Context, body: bytes, headers: Mapping[str, str], *,
         # only the clicking user sees this; it names ids and user ids, nothing from events
         return 200, {"response_type": "ephemeral", "replace_original": False,
                      "text": str(exc)}
-    if next_step is Outcome.REMEDIATED:
-        run(ctx, approval_id)
-        text = f"Approved by <@{user}>: applying now. The outcome follows in this thread."
-    elif next_step is Outcome.APPROVAL_REQUESTED:
+    if next_step is Outcome.APPROVAL_REQUESTED:
         text = f"Approved by <@{user}>; another approver is needed."
+    elif next_step is Outcome.REMEDIATED:
+        text = f"Approved by <@{user}>: applying now. The outcome follows in this thread."
     else:
         text = f"Denied by <@{user}>; nothing was changed."
+    if next_step is not Outcome.APPROVAL_REQUESTED:
+        run(ctx, approval_id)  # Slack message (and the change) after we answer
     return 200, {"response_type": "ephemeral", "replace_original": False, "text": text}

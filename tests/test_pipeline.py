@@ -262,3 +262,11 @@ def test_auto_limit_setting_is_validated() -> None:
     assert Settings.from_env({"REMEDIATION_AUTO_LIMIT": "0"}).auto_limit_per_hour == 0
     with pytest.raises(ConfigurationError, match="REMEDIATION_AUTO_LIMIT"):
         Settings.from_env({"REMEDIATION_AUTO_LIMIT": "lots"})
+
+
+def test_guardduty_resource_tagged_exempt_opens_no_incident(ctx: Context) -> None:
+    event = load_event("guardduty_ec2_ssh_bruteforce")
+    event["detail"]["resource"]["instanceDetails"]["tags"].append(
+        {"key": "autoremediate:exempt", "value": "true"})
+    (r,) = handle(event, ctx)
+    assert r.outcome is Outcome.EXEMPT and r.incident_id is None
