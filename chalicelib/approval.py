@@ -99,7 +99,9 @@ def claim(ctx: Context, approval_id: str, user: str, *, approve: bool) -> tuple[
     if ctx.clock() >= dt.datetime.fromisoformat(item["expires_at"]):
         expire(ctx, item)
         raise Refused(f"approval {approval_id} expired at {item['expires_at']}")
-    approvers = item.get("approvers") or []
+    # the allow-list as configured now: someone taken off on-call loses the right at once
+    policy = _policy(ctx, item["policy"])
+    approvers = list(policy.approvers or ctx.settings.approvers)
     if not approvers:
         raise Refused(f"approval {approval_id}: nobody may approve; name approvers in policy "
                       f"{item['policy']} or REMEDIATION_APPROVERS")

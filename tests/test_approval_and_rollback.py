@@ -252,3 +252,15 @@ def test_public_bucket_policy_is_blocked_now_and_revoked_after_approval(ctx: Con
         s3.get_bucket_policy(Bucket="phi-bucket")
     rollback(ctx, revoke.incident_id, actor="U_ONCALL")
     assert json.loads(s3.get_bucket_policy(Bucket="phi-bucket")["Policy"]) == public
+
+
+def test_allow_list_is_the_one_configured_at_decision_time(approve_ctx: Context, s3: Any,
+                                                           requested: str) -> None:
+    from dataclasses import replace
+
+    rotated = Context(settings=replace(approve_ctx.settings, approvers=("U_CAROL",)),
+                      aws=approve_ctx.aws)
+    with pytest.raises(Refused, match="not an approver"):
+        decide(rotated, requested, "U_ALICE", approve=True)  # no longer on call
+    assert decide(rotated, requested, "U_CAROL", approve=True).outcome is Outcome.REMEDIATED
+    assert public_access_block(s3, "phi-bucket") == ALL_ON
