@@ -22,7 +22,6 @@ from typing import Any
 
 from chalicelib import notify
 from chalicelib.act import ACTOR, calls_json, execute, remediation_for
-from chalicelib.aws import translate
 from chalicelib.context import Context
 from chalicelib.errors import AutoremediateError, Refused, StateConflict
 from chalicelib.finding import Finding
@@ -239,16 +238,5 @@ def sweep(ctx: Context) -> list[str]:
 
 
 def pending(ctx: Context) -> list[dict[str, Any]]:
-    """Approvals still waiting for a decision (a scan: fine at approval volumes)."""
-    out: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": ctx.store.table, "FilterExpression": "#k = :a AND #s = :p",
-        "ExpressionAttributeNames": {"#k": "kind", "#s": "state"},
-        "ExpressionAttributeValues": {":a": {"S": "approval"}, ":p": {"S": "pending"}}}
-    while True:
-        with translate("listing pending approvals"):
-            page = ctx.store.db.scan(**kwargs)
-        out.extend(ctx.store.approval(i["approval_id"]["S"]) for i in page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return out
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    """Approvals still waiting for a decision."""
+    return ctx.store.pending_approvals()

@@ -66,10 +66,8 @@ class Aws:
     caller identity is looked up once.
     """
 
-    def __init__(self, *, role_name: str = "autoremediate-member",
-                 default_region: str | None = None) -> None:
+    def __init__(self, *, role_name: str = "autoremediate-member") -> None:
         self.role_name = role_name
-        self._default_region = default_region
         self._lock = threading.Lock()
         self._session: Any = None
         self._member_sessions: dict[str, tuple[Any, Any]] = {}
@@ -86,7 +84,7 @@ class Aws:
 
     @property
     def home_region(self) -> str:
-        return self._default_region or self.session().region_name or "us-east-1"
+        return self.session().region_name or "us-east-1"
 
     def identity(self) -> dict[str, str]:
         """Our own caller identity ({"Account", "Arn", "UserId"}), looked up once."""

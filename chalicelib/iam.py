@@ -39,17 +39,20 @@ def _resources_for(action: str) -> list[str]:
     }.get(service, ["*"])
 
 
-def lambda_policy(*, table: str, role_name: str = "autoremediate-member") -> dict[str, object]:
-    """The deployment's policy (`.chalice/policy-<stage>.json`), rendered from declarations."""
+def _remediation_statements() -> list[dict[str, object]]:
+    """The union of the remediations' actions, one statement per resource scope."""
     remediation = sorted({a for actions in remediation_actions().values() for a in actions})
     by_resource: dict[tuple[str, ...], list[str]] = {}
     for action in remediation:
         by_resource.setdefault(tuple(_resources_for(action)), []).append(action)
-    statements: list[dict[str, object]] = [
-        {"Sid": f"Remediations{i}", "Effect": "Allow", "Action": actions,
-         "Resource": list(resources)}
-        for i, (resources, actions) in enumerate(sorted(by_resource.items()), 1)
-    ]
+    return [{"Sid": f"Remediations{i}", "Effect": "Allow", "Action": actions,
+             "Resource": list(resources)}
+            for i, (resources, actions) in enumerate(sorted(by_resource.items()), 1)]
+
+
+def lambda_policy(*, table: str, role_name: str = "autoremediate-member") -> dict[str, object]:
+    """The deployment's policy (`.chalice/policy-<stage>.json`), rendered from declarations."""
+    statements = _remediation_statements()
     table_actions = sorted(a for a in PLATFORM_ACTIONS if a.startswith("dynamodb:"))
     statements += [
         {"Sid": "StateTable", "Effect": "Allow", "Action": table_actions,
@@ -74,10 +77,6 @@ def member_role_template(*, role_name: str = "autoremediate-member") -> dict[str
     """CloudFormation for the role each member account gives us (deploy it with a
     StackSet): trusted by the security account's autoremediate roles, allowed exactly the
     actions the remediations declare."""
-    remediation = sorted({a for actions in remediation_actions().values() for a in actions})
-    by_resource: dict[tuple[str, ...], list[str]] = {}
-    for action in remediation:
-        by_resource.setdefault(tuple(_resources_for(action)), []).append(action)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "autoremediate member-account role (rendered by python -m "
@@ -99,11 +98,7 @@ def member_role_template(*, role_name: str = "autoremediate-member") -> dict[str
                     "arn:aws:iam::${SecurityAccountId}:role/${TrustedRoleNamePattern}")}}},
             }]},
             "Policies": [{"PolicyName": "autoremediate-remediations", "PolicyDocument": {
-                "Version": "2012-10-17", "Statement": [
-                    {"Sid": f"Remediations{i}", "Effect": "Allow", "Action": actions,
-                     "Resource": list(resources)}
-                    for i, (resources, actions) in enumerate(sorted(by_resource.items()), 1)
-                ]}}],
+                "Version": "2012-10-17", "Statement": _remediation_statements()}}],
         }}},
         "Outputs": {"RoleArn": {"Value": {"Fn::GetAtt": ["MemberRole", "Arn"]}}},
     }

@@ -300,10 +300,7 @@ class Store:
         item = self._get(f"INCIDENT#{incident_id}", "META")
         if item is None:
             raise NotFound(f"no incident {incident_id!r}")
-        for key in ("fix", "controls"):
-            if key in item:
-                item[key] = json.loads(item[key])
-        return Incident.model_validate(item)
+        return self._incident_from(item)
 
     def update_incident(self, incident_id: str, **fields: Any) -> None:
         encoded = {}
@@ -348,23 +345,41 @@ class Store:
                 return out
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def incidents(self) -> list[Incident]:
-        """Every incident, newest first (a scan: fine for the CLI, not the hot path)."""
-        items: list[Incident] = []
-        kwargs: dict[str, Any] = {"TableName": self.table,
-                                  "FilterExpression": "sk = :m AND #k = :i",
-                                  "ExpressionAttributeNames": {"#k": "kind"},
-                                  "ExpressionAttributeValues": {":m": {"S": "META"},
-                                                                ":i": {"S": "incident"}}}
+    def _scan(self, what: str, *, kind: str, **equal: str) -> list[dict[str, Any]]:
+        """Every item of `kind` whose attributes equal `equal`, deserialized (a scan: for
+        the operator's listings, never the event path)."""
+        from boto3.dynamodb.types import TypeDeserializer
+
+        conditions = {"kind": kind, **equal}
+        names = {f"#a{i}": k for i, k in enumerate(conditions)}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "ConsistentRead": True,
+            "FilterExpression": " AND ".join(f"#a{i} = :a{i}" for i in range(len(names))),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {f":a{i}": {"S": v}
+                                          for i, v in enumerate(conditions.values())}}
+        de = TypeDeserializer()
+        out: list[dict[str, Any]] = []
         while True:
-            with translate("listing incidents"):
+            with translate(f"listing {what}"):
                 page = self.db.scan(**kwargs)
-            for raw in page["Items"]:
-                items.append(self.incident(raw["incident_id"]["S"]))
+            out.extend({k: de.deserialize(v) for k, v in item.items()}
+                       for item in page["Items"])
             if "LastEvaluatedKey" not in page:
-                break
+                return out
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return sorted(items, key=lambda i: i.created_at, reverse=True)
+
+    @staticmethod
+    def _incident_from(item: dict[str, Any]) -> Incident:
+        for key in ("fix", "controls"):
+            if key in item:
+                item[key] = json.loads(item[key])
+        return Incident.model_validate(item)
+
+    def incidents(self) -> list[Incident]:
+        """Every incident, newest first."""
+        found = [self._incident_from(i) for i in self._scan("incidents", kind="incident")]
+        return sorted(found, key=lambda i: i.created_at, reverse=True)
 
     # -- approvals ------------------------------------------------------------------------
     def put_approval(self, approval_id: str, item: dict[str, Any]) -> None:
@@ -378,6 +393,15 @@ class Store:
         item = self._get(f"APPROVAL#{approval_id}", "META")
         if item is None:
             raise NotFound(f"no approval {approval_id!r}")
+        return self._approval_from(item)
+
+    def pending_approvals(self) -> list[dict[str, Any]]:
+        """Approvals still waiting for a decision."""
+        return [self._approval_from(i)
+                for i in self._scan("pending approvals", kind="approval", state="pending")]
+
+    @staticmethod
+    def _approval_from(item: dict[str, Any]) -> dict[str, Any]:
         if isinstance(item.get("approved_by"), set):
             item["approved_by"] = sorted(item["approved_by"])
         for key in ("plan", "finding", "approvers"):

@@ -19,8 +19,8 @@ from chalicelib.record import EntryKind, Status
 from remediations.base import Plan
 
 
-def rollback(ctx: Context, incident_id: str, *, actor: str, force: bool = False,
-             params: dict[str, Any] | None = None) -> dict[str, Any]:
+def rollback(ctx: Context, incident_id: str, *, actor: str,
+             force: bool = False) -> dict[str, Any]:
     """Restore the saved prior state of `incident_id`; returns what was done."""
     logger.clear_state()
     logger.set_correlation_id(incident_id)
@@ -37,7 +37,7 @@ def rollback(ctx: Context, incident_id: str, *, actor: str, force: bool = False,
                      "arn": incident.resource if incident.resource.startswith("arn:")
                      else None}})
     rem = build(ctx, incident.remediation, plan.resource, account=incident.account,
-                region=incident.region, params=params or {})
+                region=incident.region, params={})
     try:
         calls = rem.rollback(plan, force=force)
     except RollbackConflict:

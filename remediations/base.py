@@ -146,8 +146,9 @@ class Remediation:
     def transition(self, frm: State, to: State) -> list[ApiCall]:
         raise NotImplementedError
 
-    def evidence(self, calls: list[ApiCall]) -> dict[str, Any]:
-        """Anything the calls destroy that before-state does not already hold."""
+    def evidence(self) -> dict[str, Any]:
+        """Anything the planned calls destroy that before-state does not already hold
+        (set aside by `transition` while it plans them)."""
         return {}
 
     def tags(self) -> dict[str, str]:
@@ -162,7 +163,7 @@ class Remediation:
         return Plan(remediation=self.name, resource=self.target.resource,
                     account=self.target.account, region=self.target.region,
                     before=before, after=after, calls=calls, record_only=self.record_only,
-                    saved=self.evidence(calls))
+                    saved=self.evidence())
 
     def call(self, call: ApiCall) -> Any:
         from botocore import xform_name

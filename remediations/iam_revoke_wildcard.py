@@ -210,7 +210,7 @@ class IamRevokeWildcard(Remediation):
             return self._principal_calls(self.kind, frm, to)
         return self._policy_calls(to)
 
-    def evidence(self, calls: list[ApiCall]) -> dict[str, Any]:
+    def evidence(self) -> dict[str, Any]:
         return dict(getattr(self, "_saved", {}))
 
     def tags(self) -> dict[str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,7 +58,6 @@ def client(env: Context, tmp_path: Path) -> Iterator[Client]:
     config = json.loads(Path(".chalice/config.json").read_text())
     config["stages"] = {"test": {"environment_variables": {}}}
     (tmp_path / ".chalice" / "config.json").write_text(json.dumps(config))
-    shutil.copytree("chalicelib", tmp_path / "chalicelib")
     with Client(app, stage_name="test", project_dir=str(tmp_path)) as c:
         yield c
 

@@ -7,10 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import Cli
-from tests.helpers import load_event
-
-ALL_ON = dict.fromkeys(
-    ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
+from tests.helpers import ALL_ON, default_encryption, load_event, public_access_block
 
 
 def _write(tmp_path: Path, event: dict[str, Any]) -> str:
@@ -29,8 +26,7 @@ def test_handle_fixes_a_public_bucket_and_timeline_and_rollback_work(
     assert out["outcome"] == "remediated" and out["event_id"] == event["id"]
     assert out["resource"] == f"arn:aws:s3:::{bucket}"
     assert out["changes"][0]["operation"] == "PutPublicAccessBlock"
-    pab = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    assert pab == ALL_ON
+    assert public_access_block(s3, bucket) == ALL_ON
 
     code, again = cli.json("handle", "-", stdin=json.dumps(event))
     assert (code, again["outcome"]) == (0, "duplicate")
@@ -47,11 +43,7 @@ def test_handle_fixes_a_public_bucket_and_timeline_and_rollback_work(
     code, rolled = cli.json("rollback", out["incident_id"])
     assert code == 0 and rolled["outcome"] == "rolled_back"
     s3.head_bucket(Bucket=bucket)  # rollback restores configuration, never deletes
-    try:
-        s3.get_public_access_block(Bucket=bucket)
-        raise AssertionError("block should be gone after rollback")
-    except s3.exceptions.ClientError as exc:
-        assert "NoSuchPublicAccessBlockConfiguration" in str(exc)
+    assert public_access_block(s3, bucket) is None
     code, timeline = cli.json("timeline", out["incident_id"])
     assert timeline["status"] == "rolled_back"
     assert cli("rollback", out["incident_id"]).returncode == 3
@@ -68,11 +60,8 @@ def test_dry_run_flag_and_env_change_nothing(cli: Cli, s3: Any, tmp_path: Path) 
         tmp_path, load_event("cloudtrail_put_bucket_policy", bucket=bucket)),
         env={"DRY_RUN": "true"})
     assert (code, out["outcome"]) == (0, "dry_run")
-    try:
-        s3.get_bucket_encryption(Bucket=bucket)
-        raise AssertionError("dry run must not encrypt")
-    except s3.exceptions.ClientError:
-        pass
+    assert default_encryption(s3, bucket) is None
+    assert public_access_block(s3, bucket) is None
 
 
 def test_failed_outcome_exits_1(cli: Cli, tmp_path: Path) -> None:
