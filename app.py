@@ -67,9 +67,9 @@ def incident_timeline(incident_id: str) -> Response:
 @app.lambda_function(name="approval_worker")
 def approval_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from chalicelib.context import current
-    from chalicelib.slack import run_approved
+    from chalicelib.slack import run_job
 
-    return run_approved(current(), str(event["approval_id"]))
+    return run_job(current(), event)
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES), name="approval_sweeper")

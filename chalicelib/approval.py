@@ -23,44 +23,75 @@ from typing import Any
 from chalicelib import notify
 from chalicelib.act import ACTOR, calls_json, execute, remediation_for
 from chalicelib.context import Context
-from chalicelib.errors import AutoremediateError, Refused, StateConflict
+from chalicelib.errors import AutoremediateError, NotFound, Refused, StateConflict
 from chalicelib.finding import Finding
 from chalicelib.log import logger
 from chalicelib.outcome import Outcome, Result
 from chalicelib.policy import Policy
-from chalicelib.record import EntryKind, Status, new_id
+from chalicelib.record import EntryKind, Incident, Status, new_id
+from chalicelib.store import held_group_id
 from remediations.base import Plan, Remediation
 
 
 def request(ctx: Context, finding: Finding, policy: Policy, plan: Plan,
-            incident_id: str, *, reason: str = "") -> str:
-    """Store a pending approval for `plan` and announce it; returns the approval id."""
+            incident_id: str, *, reason: str = "", held: bool = False) -> str:
+    """Store a pending approval for `plan` and announce it; returns the approval id.
+
+    A fix `held` by the blast-radius limit joins its (account, policy, hour) group, which
+    Slack shows as one message with "Approve all" / "Deny all" instead of one per fix."""
     approval_id = new_id("apr")
     created = ctx.clock()
     expires = created + dt.timedelta(hours=policy.approval_hours)
     approvers = list(policy.approvers or ctx.settings.approvers)
+    group = held_group_id(finding.account, policy.name, created) if held else None
     ctx.store.put_approval(approval_id, {
         "state": "pending", "incident_id": incident_id, "policy": policy.name,
         "remediation": policy.remediation, "resource": plan.resource.display,
-        "plan": plan.model_dump(mode="json"), "finding": finding.model_dump(mode="json"),
+        "account": finding.account, "plan": plan.model_dump(mode="json"),
+        "finding": finding.model_dump(mode="json"),
         "approvers": approvers, "required": policy.approvals_required,
         "created_at": created.isoformat(), "expires_at": expires.isoformat(),
+        **({"held": "true", "group_id": group} if group else {}),
     })
+    ctx.store.update_incident(incident_id, approval_id=approval_id)
     ctx.store.append(incident_id, EntryKind.APPROVAL_REQUESTED, ACTOR, {
         "approval_id": approval_id, "approvers": approvers,
         "required": policy.approvals_required, "expires_at": expires.isoformat(),
         "reason": reason or f"policy {policy.name} requires approval",
+        **({"held_group": group} if group else {}),
         "before": plan.before, "after": plan.after, "calls": calls_json(plan)})
-    posted = notify.approval_requested(
-        ctx, approval_id=approval_id, policy=policy, plan=plan, incident_id=incident_id,
-        detected=f"{finding.source.value} {finding.kind} at {finding.time.isoformat()}",
-        expires_at=expires.isoformat(timespec="minutes"))
-    if posted:
-        ctx.store.set_approval_fields(approval_id, slack_channel=posted[0],
-                                      slack_ts=posted[1])
+    if group is not None:
+        state = ctx.store.hold(group, approval_id, account=finding.account,
+                               policy=policy.name)
+        notify.held_fixes(ctx, state, policy=policy, incident_id=incident_id)
+    else:
+        posted = notify.approval_requested(
+            ctx, approval_id=approval_id, policy=policy, plan=plan, incident_id=incident_id,
+            detected=f"{finding.source.value} {finding.kind} at {finding.time.isoformat()}",
+            expires_at=expires.isoformat(timespec="minutes"))
+        if posted:
+            ctx.store.set_approval_fields(approval_id, slack_channel=posted[0],
+                                          slack_ts=posted[1])
     logger.info("approval requested", extra={"approval_id": approval_id,
-                                             "incident_id": incident_id})
+                                             "incident_id": incident_id, "held": held})
     return approval_id
+
+
+def pending_for(ctx: Context, incident: Incident, plan: Plan) -> str | None:
+    """The incident's approval, if it is still pending, unexpired and for exactly `plan`:
+    a second finding about the same drift joins it instead of asking again."""
+    if not incident.approval_id:
+        return None
+    try:
+        item = ctx.store.approval(incident.approval_id)
+    except NotFound:
+        return None
+    waiting = Plan.model_validate(item["plan"])
+    if (item["state"] != "pending" or ctx.clock() >= dt.datetime.fromisoformat(
+            item["expires_at"]) or waiting.calls != plan.calls
+            or waiting.before != plan.before):
+        return None
+    return incident.approval_id
 
 
 def _log_keys(approval_id: str) -> None:
@@ -98,15 +129,7 @@ def claim(ctx: Context, approval_id: str, user: str, *, approve: bool) -> tuple[
     if ctx.clock() >= dt.datetime.fromisoformat(item["expires_at"]):
         expire(ctx, item)
         raise Refused(f"approval {approval_id} expired at {item['expires_at']}")
-    # the allow-list as configured now: someone taken off on-call loses the right at once
-    policy = _policy(ctx, item["policy"])
-    approvers = list(policy.approvers or ctx.settings.approvers)
-    if not approvers:
-        raise Refused(f"approval {approval_id}: nobody may approve; name approvers in policy "
-                      f"{item['policy']} or REMEDIATION_APPROVERS")
-    if user not in approvers:
-        raise Refused(f"{user} is not an approver for policy {item['policy']} "
-                      f"(allowed: {', '.join(approvers)})")
+    check_approver(ctx, item["policy"], user, what=f"approval {approval_id}")
     incident_id = item["incident_id"]
     if not approve:
         _transition(ctx, approval_id, "denied", user)
@@ -132,6 +155,19 @@ def claim(ctx: Context, approval_id: str, user: str, *, approve: bool) -> tuple[
     return item, Outcome.REMEDIATED
 
 
+def check_approver(ctx: Context, policy_name: str, user: str, *, what: str) -> None:
+    """Refused unless `user` may approve for the policy. The allow-list is read as configured
+    now: someone taken off on-call loses the right at once."""
+    policy = _policy(ctx, policy_name)
+    approvers = list(policy.approvers or ctx.settings.approvers)
+    if not approvers:
+        raise Refused(f"{what}: nobody may approve; name approvers in policy "
+                      f"{policy_name} or REMEDIATION_APPROVERS")
+    if user not in approvers:
+        raise Refused(f"{user} is not an approver for policy {policy_name} "
+                      f"(allowed: {', '.join(approvers)})")
+
+
 def _transition(ctx: Context, approval_id: str, state: str, user: str) -> None:
     try:
         ctx.store.decide_approval(approval_id, state, user)
@@ -152,9 +188,16 @@ def carry_out(ctx: Context, approval_id: str) -> Result:
         return _result(item, Outcome.DENIED)
     if item["state"] != "approved":
         raise Refused(f"approval {approval_id} is {item['state']}, not decided")
-    incident_id = item["incident_id"]
     finding = Finding.model_validate(item["finding"])
     approved = Plan.model_validate(item["plan"])
+    with ctx.store.lease(approved.account, approved.resource.display, item["policy"]):
+        return _carry_out_approved(ctx, item, finding, approved)
+
+
+def _carry_out_approved(ctx: Context, item: dict[str, Any], finding: Finding,
+                        approved: Plan) -> Result:
+    """Re-plan under the resource's lease; apply only if the plan is the approved one."""
+    incident_id = item["incident_id"]
     who = item.get("decided_by", "?")
     policy = _policy(ctx, item["policy"])
     rem: Remediation = remediation_for(ctx, finding, policy, approved.resource)
@@ -211,6 +254,43 @@ def decide(ctx: Context, approval_id: str, user: str, *, approve: bool) -> Resul
     if next_step is Outcome.APPROVAL_REQUESTED:
         return _result(item, next_step)
     return carry_out(ctx, approval_id)
+
+
+def held(ctx: Context, *, policy: str, account: str,
+         group_id: str | None = None) -> list[dict[str, Any]]:
+    """The fixes the blast-radius limit is holding for `policy` in `account` (one group)."""
+    found = ctx.store.pending_approvals(held="true", policy=policy, account=account)
+    return [a for a in found if group_id is None or a.get("group_id") == group_id]
+
+
+def decide_held(ctx: Context, user: str, *, approve: bool, policy: str, account: str,
+                group_id: str | None = None) -> list[Result]:
+    """Approve or deny every held fix of `policy` in `account` (or of one group) at once.
+
+    Each fix goes through the single decision path: decided once, re-checked before it
+    acts, recorded on its own incident. One decided meanwhile by someone else is reported
+    as `duplicate`. Raises NotFound when nothing is held, Refused for a non-approver.
+    """
+    items = held(ctx, policy=policy, account=account, group_id=group_id)
+    if not items:
+        raise NotFound(f"no held fixes pending for policy {policy} in account {account}")
+    check_approver(ctx, policy, user, what=f"held fixes of {policy} in {account}")
+    results: list[Result] = []
+    for item in items:
+        try:
+            results.append(decide(ctx, item["approval_id"], user, approve=approve))
+        except Refused as exc:  # decided, or expired, since we listed it
+            results.append(_result(item, Outcome.DUPLICATE, reason=str(exc)))
+    verb = "Approved" if approve else "Denied"
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+    for group in sorted({str(i["group_id"]) for i in items if i.get("group_id")}):
+        notify.held_closed(ctx, group, headline=f"{verb} all by <@{user}>: {summary}.")
+    logger.info("held fixes decided", extra={"policy": policy, "account": account,
+                                             "count": len(results), "approve": approve})
+    return results
 
 
 def expire(ctx: Context, item: dict[str, Any]) -> bool:

@@ -55,10 +55,12 @@ def _read_event(source: str) -> dict[str, Any]:
 
 
 def cmd_handle(args: argparse.Namespace) -> int:
+    from chalicelib.finding import normalize
     from chalicelib.outcome import Outcome, report
     from chalicelib.pipeline import handle
 
     event = _read_event(args.event)
+    normalize(event)  # a malformed event exits 2 before anything touches AWS
     ctx = _context()
     ctx.policies  # noqa: B018 - load (and validate) policies before touching AWS
     try:
@@ -67,10 +69,16 @@ def cmd_handle(args: argparse.Namespace) -> int:
     except InvalidEvent:
         raise
     except AutoremediateError as exc:
+        # stdout keeps its one JSON object; the reason also goes to stderr, in one line
         _emit({"event_id": event.get("id"), "outcome": "failed", "reason": str(exc)})
+        print(f"remediate: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
     _emit(report(results[0].event_id, results))
     return EXIT_FAILED if any(r.outcome is Outcome.FAILED for r in results) else EXIT_OK
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
@@ -81,10 +89,20 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
 
 
 def _decide(args: argparse.Namespace, approve: bool) -> int:
-    from chalicelib.approval import decide
+    from chalicelib.approval import decide, decide_held
     from chalicelib.outcome import Outcome
 
+    if args.held == bool(args.approval_id):
+        _die("give either APPROVAL_ID or --held --policy NAME --account ID", EXIT_INPUT)
     ctx = _context()
+    if args.held:
+        if not (args.policy and args.account):
+            _die("--held needs --policy NAME and --account ID", EXIT_INPUT)
+        results = decide_held(ctx, args.as_user, approve=approve, policy=args.policy,
+                              account=args.account)
+        for result in results:  # one JSON object per fix, one per line
+            print(json.dumps(result.to_json(), default=str))
+        return EXIT_FAILED if any(r.outcome is Outcome.FAILED for r in results) else EXIT_OK
     result = decide(ctx, args.approval_id, args.as_user, approve=approve)
     _emit(result.to_json())
     return EXIT_FAILED if result.outcome is Outcome.FAILED else EXIT_OK
@@ -94,8 +112,10 @@ def cmd_approvals(args: argparse.Namespace) -> int:
     from chalicelib.approval import pending
 
     ctx = _context()
-    _emit([{k: a.get(k) for k in ("approval_id", "policy", "remediation", "resource",
-                                  "incident_id", "approvers", "created_at", "expires_at")}
+    _emit([{**{k: a.get(k) for k in ("approval_id", "policy", "remediation", "resource",
+                                     "account", "incident_id", "approvers", "created_at",
+                                     "expires_at", "group_id")},
+            "held": a.get("held") == "true"}
            for a in pending(ctx)])
     return EXIT_OK
 
@@ -218,10 +238,14 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bootstrap)
 
     for name, approve in (("approve", True), ("deny", False)):
-        p = sub.add_parser(name, help=f"{name} a pending remediation")
-        p.add_argument("approval_id", metavar="APPROVAL_ID")
+        p = sub.add_parser(name, help=f"{name} a pending remediation (or every held fix)")
+        p.add_argument("approval_id", metavar="APPROVAL_ID", nargs="?")
         p.add_argument("--as", dest="as_user", required=True, metavar="USER",
                        help="the approver's user id (must be on the allow-list)")
+        p.add_argument("--held", action="store_true", help=(
+            f"{name} every fix the blast-radius limit holds for --policy in --account"))
+        p.add_argument("--policy", metavar="NAME", help="with --held: the policy")
+        p.add_argument("--account", metavar="ID", help="with --held: the account id")
         p.set_defaults(func=lambda a, _approve=approve: _decide(a, _approve))
 
     p = sub.add_parser("approvals", help="list pending approvals")
@@ -290,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         _die(str(exc), EXIT_INPUT)
     except AutoremediateError as exc:
-        _die(f"{type(exc).__name__}: {exc}", EXIT_FAILED)
+        _die(f"{type(exc).__name__}: {_one_line(exc)}", EXIT_FAILED)
     except KeyboardInterrupt:
         _die("interrupted", 130)
 

@@ -11,7 +11,8 @@ from functools import cached_property
 from chalicelib.aws import Aws
 from chalicelib.config import Settings
 from chalicelib.policy import Policy, load_policies
-from chalicelib.record import Store, now
+from chalicelib.record import now
+from chalicelib.store import Store
 
 
 @dataclass

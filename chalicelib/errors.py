@@ -13,7 +13,8 @@ AutoremediateError
 ├─ Refused               (CLI exit 3) an operator request cannot be honoured
 │  ├─ NotFound           unknown incident or approval id
 │  └─ RollbackConflict   the resource changed since the fix (use --force)
-└─ StateConflict         a DynamoDB conditional write lost a race
+├─ StateConflict         a DynamoDB conditional write lost a race
+└─ StateStoreError       the state table refused a call or could not be reached
 ```
 """
 
@@ -74,3 +75,13 @@ class RollbackConflict(Refused):
 
 class StateConflict(AutoremediateError):
     """Raised when a DynamoDB conditional write lost a race (someone else wrote first)."""
+
+
+class StateStoreError(AutoremediateError):
+    """Raised by `chalicelib.store` when the state table refuses a call or cannot be reached
+    (the message names the table, the DynamoDB operation and the AWS error code). The
+    pipeline stops before changing anything; the Lambda raises so EventBridge retries."""
+
+    def __init__(self, message: str, *, code: str = "Unknown") -> None:
+        super().__init__(message)
+        self.code = code

@@ -15,8 +15,9 @@ import statistics
 from typing import Any
 
 from chalicelib.hipaa import CONTROLS, describe
-from chalicelib.record import Incident, Store
+from chalicelib.record import Incident
 from chalicelib.render import CSS, breach_clock, duration, md
+from chalicelib.store import Store
 
 
 def _row(store: Store, inc: Incident, now: dt.datetime) -> dict[str, Any]:

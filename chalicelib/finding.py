@@ -22,10 +22,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import jmespath
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chalicelib.errors import InvalidEvent
 
@@ -34,6 +34,14 @@ class Source(StrEnum):
     GUARDDUTY = "guardduty"
     CONFIG = "config"
     CLOUDTRAIL = "cloudtrail"
+
+
+MAX_EVENT_BYTES = 1024 * 1024  # 4 x EventBridge's own 256 KiB maximum
+MAX_EVENT_DEPTH = 64  # real events nest < 15 levels; beyond this is hostile or broken
+
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$", description="a 12-digit AWS account id")]
+Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$", max_length=32,
+                              description="an AWS region name, e.g. us-east-1")]
 
 
 class Resource(BaseModel):
@@ -59,15 +67,32 @@ class Finding(BaseModel):
     source: Source
     event_id: str = Field(description="the EventBridge event id (dedupe key)")
     time: dt.datetime
-    account: str = Field(description="account the resource lives in")
-    region: str = Field(description="region the resource lives in")
+    account: AccountId = Field(description="account the resource lives in")
+    region: Region = Field(description="region the resource lives in")
     kind: str = Field(description="GuardDuty type, Config rule name or CloudTrail eventName")
-    resource: Resource | None = None
+    resources: tuple[Resource, ...] = Field(default=(), description=(
+        "what the finding is about: usually one resource; a GuardDuty S3 finding may name "
+        "several buckets (one result each)"))
     severity: float | None = Field(default=None, description="GuardDuty severity 0-10")
-    actor: str | None = Field(default=None, description="ARN of who made the change")
+    actor: str | None = Field(default=None, description=(
+        "who made the change: an ARN, or for a GuardDuty assumed-role session its principal "
+        "id (role id:session name)"))
     actor_role: str | None = Field(default=None, description="role ARN behind an assumed role")
+    actor_key: str | None = Field(default=None, description=(
+        "the access key GuardDuty saw being used (an id, never a secret)"))
     source_ids: tuple[str, ...] = Field(default=(), description="finding / CloudTrail event ids")
     raw: dict[str, Any] = Field(repr=False, description="the event as received")
+
+    @property
+    def resource(self) -> Resource | None:
+        """The (first) resource; `each()` gives one finding per resource."""
+        return self.resources[0] if self.resources else None
+
+    def each(self) -> list[Finding]:
+        """One finding per resource (itself when it names one or none)."""
+        if len(self.resources) < 2:
+            return [self]
+        return [self.model_copy(update={"resources": (r,)}) for r in self.resources]
 
 
 class Ignored(BaseModel):
@@ -77,16 +102,49 @@ class Ignored(BaseModel):
     reason: str
 
 
+def _check_shape(event: dict[str, Any]) -> None:
+    """Depth and size limits, walked without recursion so hostile nesting cannot crash us.
+
+    Raises:
+        ValueError: nested deeper than MAX_EVENT_DEPTH, larger than MAX_EVENT_BYTES as
+            UTF-8 JSON, or holding text that is not valid Unicode (lone surrogates).
+    """
+    stack: list[tuple[Any, int]] = [(event, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_EVENT_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_EVENT_DEPTH} levels")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    try:
+        size = len(json.dumps(event, ensure_ascii=False, default=str).encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValueError("holds text that is not valid Unicode") from None
+    if size > MAX_EVENT_BYTES:
+        raise ValueError(f"{size} bytes; the limit is {MAX_EVENT_BYTES} (1 MiB)")
+
+
 class _Envelope(BaseModel):
+    """EventBridge's envelope, checked before anything reads the detail."""
+
     model_config = ConfigDict(populate_by_name=True, extra="allow")
 
-    id: str = Field(min_length=1)
-    source: str = Field(min_length=1)
-    detail_type: str = Field(alias="detail-type", min_length=1)
-    account: str = Field(min_length=1)
-    region: str = Field(min_length=1)
+    id: str = Field(min_length=1, max_length=256)
+    source: str = Field(min_length=1, max_length=256)
+    detail_type: str = Field(alias="detail-type", min_length=1, max_length=256)
+    account: AccountId
+    region: Region
     time: dt.datetime
     detail: dict[str, Any]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _limits(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            _check_shape(data)
+        return data
 
 
 _S3 = "AWS::S3::Bucket"
@@ -119,13 +177,11 @@ RESOURCE_PATHS: dict[tuple[Source, str], tuple[str, str]] = {
 }
 
 # GuardDuty: detail.resource.resourceType -> (resource type, JMESPath to the id); tags, where
-# GuardDuty reports them, sit beside the id as [{"key", "value"}]
-GUARDDUTY_TAGS = {"S3Bucket": "detail.resource.s3BucketDetails[0].tags",
-                  "Instance": "detail.resource.instanceDetails.tags"}
+# GuardDuty reports them, sit beside the id as [{"key", "value"}]. AccessKey and S3 findings
+# need more than a path: see `_guardduty_subjects`.
+GUARDDUTY_TAGS = {"Instance": "detail.resource.instanceDetails.tags"}
 
 GUARDDUTY_RESOURCES: dict[str, tuple[str, str]] = {
-    "S3Bucket": (_S3, "detail.resource.s3BucketDetails[0].name"),
-    "AccessKey": ("AWS::IAM::User", "detail.resource.accessKeyDetails.userName"),
     "Instance": ("AWS::EC2::Instance", "detail.resource.instanceDetails.instanceId"),
     "EKSCluster": ("AWS::EKS::Cluster", "detail.resource.eksClusterDetails.name"),
     "RDSDBInstance": ("AWS::RDS::DBInstance",
@@ -175,11 +231,18 @@ def _resource(rtype: str | None, rid: Any, account: str, region: str,
 
 
 def parse(data: str | bytes) -> dict[str, Any]:
-    """Parse JSON text into an event dict; `InvalidEvent` if it is not a JSON object."""
+    """Parse JSON text into an event dict; `InvalidEvent` if it is not a JSON object, is
+    larger than MAX_EVENT_BYTES or nests too deeply to parse."""
+    if len(data) > MAX_EVENT_BYTES:
+        raise InvalidEvent(f"not an EventBridge event: {len(data)} bytes; the limit is "
+                           f"{MAX_EVENT_BYTES} (1 MiB; EventBridge's own is 256 KiB)")
     try:
         event = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidEvent(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidEvent("not an EventBridge event: JSON nested too deeply to read "
+                           f"(the limit is {MAX_EVENT_DEPTH} levels)") from None
     if not isinstance(event, dict):
         raise InvalidEvent(f"not an EventBridge event: a JSON {type(event).__name__}, "
                            "not an object")
@@ -198,16 +261,26 @@ def normalize(event: Any) -> Finding | Ignored:
     try:
         env = _Envelope.model_validate(event)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "event"
-        raise InvalidEvent(f"not an EventBridge event: {where}: {first['msg']}") from None
-    if env.detail_type == "GuardDuty Finding" and env.source == "aws.guardduty":
-        return _guardduty(env, event)
-    if env.detail_type == "Config Rules Compliance Change" and env.source == "aws.config":
-        return _config(env, event)
-    if env.detail_type == "AWS API Call via CloudTrail":
-        return _cloudtrail(env, event)
+        raise InvalidEvent(f"not an EventBridge event: {_first_error(exc)}") from None
+    try:
+        if env.detail_type == "GuardDuty Finding" and env.source == "aws.guardduty":
+            return _guardduty(env, event)
+        if env.detail_type == "Config Rules Compliance Change" and env.source == "aws.config":
+            return _config(env, event)
+        if env.detail_type == "AWS API Call via CloudTrail":
+            return _cloudtrail(env, event)
+    except ValidationError as exc:  # e.g. a detail.region that is no AWS region
+        raise InvalidEvent(f"{env.detail_type} event {env.id}: {_first_error(exc)}") from None
     return Ignored(event_id=env.id, reason=f"no pipeline for {env.source} / {env.detail_type}")
+
+
+def _first_error(exc: ValidationError) -> str:
+    """The first problem as `where: what`, with the offending value cut short."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "event"
+    shown = repr(first.get("input"))
+    value = f" (got {shown[:60]}{'…' if len(shown) > 60 else ''})" if first["loc"] else ""
+    return f"{where}: {first['msg']}{value}"
 
 
 def _require(env: _Envelope, path: str, event: dict[str, Any]) -> str:
@@ -224,19 +297,73 @@ def _guardduty(env: _Envelope, event: dict[str, Any]) -> Finding:
     severity = _search("detail.severity", event)
     if isinstance(severity, bool) or not isinstance(severity, int | float):
         raise InvalidEvent(f"GuardDuty Finding {env.id}: detail.severity must be a number")
+    resources, actor = _guardduty_subjects(kind, event, account, region)
+    finding_id = _text(_search("detail.id", event))
+    return Finding(source=Source.GUARDDUTY, event_id=env.id, time=env.time, account=account,
+                   region=region, kind=kind, resources=resources, severity=float(severity),
+                   source_ids=(finding_id,) if finding_id else (), raw=event, **actor)
+
+
+def _guardduty_subjects(kind: str, event: dict[str, Any], account: str,
+                        region: str) -> tuple[tuple[Resource, ...], dict[str, str | None]]:
+    """(resources, actor fields) of a GuardDuty finding.
+
+    S3 finding types are about buckets whatever `resourceType` says: from CloudTrail
+    management events it is `AccessKey`, and the bucket(s) are in `s3BucketDetails` while
+    `accessKeyDetails` names who did it. Other access-key findings are about the principal:
+    an IAM user, or for an assumed-role session the role (`arn:…:role/NAME`, never a user
+    ARN) with the session's principal id as the actor.
+    """
     gd_type = _text(_search("detail.resource.resourceType", event))
-    resource = None
+    key = _search("detail.resource.accessKeyDetails", event)
+    principal, actor = _access_key_principal(key if isinstance(key, dict) else {}, account)
+    buckets = _search("detail.resource.s3BucketDetails", event)
+    if ":S3/" in kind and isinstance(buckets, list):
+        named: dict[str, Resource] = {}
+        for bucket in buckets:
+            found = _resource(_S3, bucket.get("name"), account, region,
+                              _tag_map(bucket.get("tags"))) if isinstance(bucket, dict) else None
+            if found is not None:
+                named.setdefault(found.id, found)
+        if named:
+            return tuple(named.values()), actor
+    if gd_type == "AccessKey":
+        return ((principal,) if principal else ()), actor
     if gd_type in GUARDDUTY_RESOURCES:
         rtype, path = GUARDDUTY_RESOURCES[gd_type]
         tags = _search(GUARDDUTY_TAGS[gd_type], event) if gd_type in GUARDDUTY_TAGS else None
-        resource = _resource(rtype, _search(path, event), account, region, _tag_map(tags))
-    elif gd_type:
-        resource = _resource(f"GuardDuty::{gd_type}", _search("detail.arn", event) or gd_type,
-                             account, region)
-    finding_id = _text(_search("detail.id", event))
-    return Finding(source=Source.GUARDDUTY, event_id=env.id, time=env.time, account=account,
-                   region=region, kind=kind, resource=resource, severity=float(severity),
-                   source_ids=(finding_id,) if finding_id else (), raw=event)
+        found_one = _resource(rtype, _search(path, event), account, region, _tag_map(tags))
+        return ((found_one,) if found_one else ()), actor
+    if gd_type:
+        other = _resource(f"GuardDuty::{gd_type}", _search("detail.arn", event) or gd_type,
+                          account, region)
+        return ((other,) if other else ()), actor
+    return (), actor
+
+
+def _access_key_principal(key: dict[str, Any], account: str) -> tuple[
+        Resource | None, dict[str, str | None]]:
+    """The principal behind GuardDuty's `accessKeyDetails`, and the actor fields."""
+    name, user_type = _text(key.get("userName")), _text(key.get("userType"))
+    key_id, principal_id = _text(key.get("accessKeyId")), _text(key.get("principalId"))
+    actor: dict[str, str | None] = {"actor": None, "actor_role": None, "actor_key": key_id}
+    if name is None:
+        return None, actor
+    if user_type == "AssumedRole":
+        arn = f"arn:aws:iam::{account}:role/{name}"
+        actor.update(actor=principal_id or arn, actor_role=arn)
+        return Resource(type="AWS::IAM::Role", id=name, arn=arn), actor
+    if user_type == "Root":
+        arn = f"arn:aws:iam::{account}:root"
+        actor.update(actor=arn)
+        return Resource(type="AWS::IAM::Root", id=account, arn=arn), actor
+    if user_type == "FederatedUser":
+        arn = f"arn:aws:sts::{account}:federated-user/{name}"
+        actor.update(actor=arn)
+        return Resource(type="AWS::STS::FederatedUser", id=name, arn=arn), actor
+    arn = f"arn:aws:iam::{account}:user/{name}"  # IAMUser (and anything GuardDuty adds)
+    actor.update(actor=arn)
+    return Resource(type="AWS::IAM::User", id=name, arn=arn), actor
 
 
 def _config(env: _Envelope, event: dict[str, Any]) -> Finding | Ignored:
@@ -254,8 +381,9 @@ def _config(env: _Envelope, event: dict[str, Any]) -> Finding | Ignored:
         ".resourceId", event))
     if rtype is None or rid is None:
         raise InvalidEvent(f"Config event {env.id}: missing detail.resourceType/resourceId")
+    resource = _resource(rtype, rid, account, region)
     return Finding(source=Source.CONFIG, event_id=env.id, time=env.time, account=account,
-                   region=region, kind=rule, resource=_resource(rtype, rid, account, region),
+                   region=region, kind=rule, resources=(resource,) if resource else (),
                    raw=event)
 
 
@@ -272,7 +400,7 @@ def _cloudtrail(env: _Envelope, event: dict[str, Any]) -> Finding | Ignored:
         resource = _resource(rtype, _search(path, event), account, region)
     trail_id = _text(_search("detail.eventID", event))
     return Finding(source=Source.CLOUDTRAIL, event_id=env.id, time=env.time, account=account,
-                   region=region, kind=name, resource=resource,
+                   region=region, kind=name, resources=(resource,) if resource else (),
                    actor=_text(_search("detail.userIdentity.arn", event)),
                    actor_role=_text(_search(
                        "detail.userIdentity.sessionContext.sessionIssuer.arn", event)),

@@ -106,6 +106,69 @@ def approval_requested(ctx: Context, *, approval_id: str, policy: Policy, plan: 
     return None
 
 
+def held_blocks(*, group_id: str, policy: Policy, account: str,
+                count: int) -> list[dict[str, Any]]:
+    """One message for every fix the blast-radius limit holds for (account, policy, hour)."""
+    hour = group_id.rsplit("#", 1)[-1]
+    controls = "\n".join(describe(c) for c in policy.hipaa)
+    return [
+        {"type": "header", "text": {"type": "plain_text", "text": (
+            f"{count} fix{'es' if count != 1 else ''} held: {policy.remediation}")}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": (
+            "The automatic-change limit for this account was reached this hour "
+            "(REMEDIATION_AUTO_LIMIT), so further fixes wait for a human.")}},
+        {"type": "section", "fields": [
+            {"type": "mrkdwn", "text": f"*Account*\n{account}"},
+            {"type": "mrkdwn", "text": f"*Policy*\n{policy.name} ({policy.severity})"},
+            {"type": "mrkdwn", "text": f"*Hour (UTC)*\n{hour}"},
+            {"type": "mrkdwn", "text": f"*HIPAA*\n{controls}"},
+        ]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": (
+            "Each fix is re-checked before it acts and recorded on its own incident · "
+            f"list them: `remediate approvals` · CLI: `remediate approve --held --policy "
+            f"{policy.name} --account {account} --as YOU`")}]},
+        {"type": "actions", "block_id": f"held:{group_id}", "elements": [
+            {"type": "button", "action_id": "approve_held", "style": "primary",
+             "text": {"type": "plain_text", "text": "Approve all"}, "value": group_id},
+            {"type": "button", "action_id": "deny_held", "style": "danger",
+             "text": {"type": "plain_text", "text": "Deny all"}, "value": group_id},
+        ]},
+    ]
+
+
+def held_fixes(ctx: Context, group: dict[str, Any], *, policy: Policy,
+               incident_id: str) -> None:
+    """Post the group's message for its first held fix; refresh its count now and then
+    (every fix up to 5, then every 10th: Slack rate-limits chat.update)."""
+    count = int(group.get("held", 1))
+    blocks = held_blocks(group_id=group["group_id"], policy=policy,
+                         account=str(group["account"]), count=count)
+    text = f"{count} fixes held for approval: {policy.remediation} in {group['account']}"
+    if count == 1:
+        posted = _call(ctx, incident_id, "chat_postMessage",
+                       channel=ctx.settings.slack_channel, text=text, blocks=blocks)
+        if posted and posted.get("ts"):
+            ctx.store.set_group_fields(
+                group["group_id"], slack_channel=str(posted.get("channel")
+                                                     or ctx.settings.slack_channel),
+                slack_ts=str(posted["ts"]))
+    elif group.get("slack_ts") and (count <= 5 or count % 10 == 0):
+        _call(ctx, incident_id, "chat_update", channel=group["slack_channel"],
+              ts=group["slack_ts"], text=text, blocks=blocks)
+
+
+def held_closed(ctx: Context, group_id: str, *, headline: str) -> None:
+    """Replace the group's buttons with who decided and the tally of outcomes."""
+    group = ctx.store.held_group(group_id)
+    if group.get("slack_channel") and group.get("slack_ts"):
+        _call(ctx, None, "chat_update", channel=group["slack_channel"], ts=group["slack_ts"],
+              text=headline, blocks=[
+                  {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
+                  {"type": "context", "elements": [{"type": "mrkdwn", "text": (
+                      f"{group.get('policy')} in {group.get('account')} · each fix is on "
+                      "its own incident timeline")}]}])
+
+
 def approval_closed(ctx: Context, approval: dict[str, Any], *, headline: str,
                     thread_text: str | None = None) -> None:
     """Replace the buttons with who decided and what happened; details go to the thread."""

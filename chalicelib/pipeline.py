@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import approval, gate, notify
-from chalicelib.act import ACTOR, calls_json, execute, remediation_for, resource_of
+from chalicelib.act import ACTOR, calls_json, execute, remediation_for
 from chalicelib.context import Context
 from chalicelib.errors import AutoremediateError
 from chalicelib.finding import Finding, Ignored, Resource, Source, normalize
@@ -23,10 +23,12 @@ from chalicelib.log import logger
 from chalicelib.outcome import Outcome, Result
 from chalicelib.policy import Policy, match
 from chalicelib.record import BREACH_NOTICE, EntryKind, Incident, Status, new_id
+from remediations.base import Remediation
 
 
 def handle(event: Any, ctx: Context, *, dry_run: bool = False) -> list[Result]:
-    """Process one EventBridge event; one `Result` per matched policy (at least one)."""
+    """Process one EventBridge event; one `Result` per (resource, matched policy), at least
+    one."""
     logger.clear_state()  # keys of the previous event in this warm process
     finding = normalize(event)
     logger.set_correlation_id(finding.event_id)
@@ -35,22 +37,21 @@ def handle(event: Any, ctx: Context, *, dry_run: bool = False) -> list[Result]:
         return [Result(event_id=finding.event_id, outcome=Outcome.IGNORED,
                        reason=finding.reason)]
     logger.append_keys(source=finding.source.value, kind=finding.kind)
-    policies = match(finding, ctx.policies)
-    if not policies:
+    work = [(one, policy) for one in finding.each() for policy in match(one, ctx.policies)]
+    if not work:
         return [_ignored(finding, f"no policy matches {finding.source.value} {finding.kind}")]
     if gate.is_own_change(finding, ours=ctx.own_principals(),
                           role_name=ctx.settings.role_name):
         return [_ignored(finding, "the change was made by autoremediate itself")]
-    if finding.resource is None and any(
-            not _record_only(p) for p in policies):
+    if finding.resource is None and any(not _record_only(p) for _, p in work):
         return [_ignored(finding, f"{finding.kind} event names no resource")]
     if not ctx.store.claim_event(finding.event_id):
         logger.info("duplicate")
         return [Result(event_id=finding.event_id, outcome=Outcome.DUPLICATE,
                        reason="this event id was already handled")]
     try:
-        results = [_run(finding, policy, ctx, dry_run=dry_run or ctx.settings.dry_run)
-                   for policy in policies]
+        results = [_run(one, policy, ctx, dry_run=dry_run or ctx.settings.dry_run)
+                   for one, policy in work]
     except BaseException:
         ctx.store.release_event(finding.event_id)  # let EventBridge's retry take it again
         raise
@@ -74,7 +75,8 @@ def _ignored(finding: Finding, reason: str) -> Result:
 def _detected(finding: Finding) -> dict[str, Any]:
     return {"source": finding.source.value, "event_id": finding.event_id,
             "kind": finding.kind, "source_ids": list(finding.source_ids),
-            "changed_by": finding.actor, "severity": finding.severity,
+            "changed_by": finding.actor, "changed_by_role": finding.actor_role,
+            "access_key_id": finding.actor_key, "severity": finding.severity,
             "account": finding.account, "region": finding.region, "event": finding.raw}
 
 
@@ -93,24 +95,39 @@ def _new_incident(finding: Finding, policy: Policy, resource: Resource,
 
 
 def _run(finding: Finding, policy: Policy, ctx: Context, *, dry_run: bool) -> Result:
-    """Gate, plan, record and (maybe) act for one policy."""
-    resource = resource_of(finding)
-    logger.append_keys(policy=policy.name, remediation=policy.remediation,
-                       resource=resource.display)
-    result = Result(event_id=finding.event_id, outcome=Outcome.FAILED, policy=policy.name,
-                    remediation=policy.remediation, resource=resource.display)
-    rem = remediation_for(ctx, finding, policy, resource)
+    """Resolve the resource to its canonical identity, then gate, plan, record and (maybe)
+    act while holding its lease: a second event about the same resource and policy waits,
+    then finds it compliant and joins the incident."""
+    rem = remediation_for(ctx, finding, policy)
     failure: AutoremediateError | None = None
-    plan = None
     try:
-        decision = gate.decide(policy, rem.tags(), dry_run=dry_run)
-        if decision.decision is gate.Decision.EXEMPT:
-            logger.info("exempt", extra={"reason": decision.reason})
-            return result.model_copy(update={"outcome": Outcome.EXEMPT,
-                                              "reason": decision.reason})
-        plan = rem.plan()
+        rem.resolve()
     except AutoremediateError as exc:
         failure = exc
+    resource = rem.target.resource
+    logger.append_keys(policy=policy.name, remediation=policy.remediation,
+                       resource=resource.display)
+    with ctx.store.lease(finding.account, resource.display, policy.name):
+        return _gated(finding, policy, rem, ctx, dry_run=dry_run, failure=failure)
+
+
+def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
+           dry_run: bool, failure: AutoremediateError | None) -> Result:
+    resource = rem.target.resource
+    result = Result(event_id=finding.event_id, outcome=Outcome.FAILED, policy=policy.name,
+                    remediation=policy.remediation, resource=resource.display)
+    plan = None
+    decision = gate.Gate(gate.Decision.AUTO, "")
+    if failure is None:
+        try:
+            decision = gate.decide(policy, rem.tags(), dry_run=dry_run)
+            if decision.decision is gate.Decision.EXEMPT:
+                logger.info("exempt", extra={"reason": decision.reason})
+                return result.model_copy(update={"outcome": Outcome.EXEMPT,
+                                                  "reason": decision.reason})
+            plan = rem.plan()
+        except AutoremediateError as exc:
+            failure = exc
 
     incident, joined = ctx.store.open_or_join(_new_incident(finding, policy, resource, ctx))
     iid = incident.incident_id
@@ -144,16 +161,27 @@ def _run(finding: Finding, policy: Policy, ctx: Context, *, dry_run: bool) -> Re
         return result.model_copy(update={"outcome": Outcome.DRY_RUN, "changes": changes,
                                           "reason": decision.reason})
     limit = ctx.settings.auto_limit_per_hour
-    if decision.decision is gate.Decision.AUTO and not ctx.store.take_auto_change(
-            finding.account, limit):
+    held = decision.decision is gate.Decision.AUTO and not ctx.store.take_auto_change(
+        finding.account, limit)
+    if held:
         decision = gate.Gate(gate.Decision.APPROVAL, (
             f"blast radius: {limit} automatic changes were already made in account "
-            f"{finding.account} this hour; a human approves the rest"))
+            f"{finding.account} this hour; the fix is held for approval (approve all held "
+            f"fixes at once: remediate approve --held --policy {policy.name} --account "
+            f"{finding.account})"))
         logger.warning("auto limit reached", extra={"account": finding.account})
     if decision.decision is gate.Decision.APPROVAL:
+        waiting = approval.pending_for(ctx, incident, plan)
+        if waiting is not None:
+            return result.model_copy(update={
+                "outcome": Outcome.APPROVAL_REQUESTED, "approval_id": waiting,
+                "changes": changes, "reason": (
+                    f"{decision.reason}; approval {waiting} for this same plan is already "
+                    "pending")})
         if incident.status is Status.RESOLVED:
             ctx.store.update_incident(iid, status=Status.OPEN)
-        approval_id = approval.request(ctx, finding, policy, plan, iid, reason=decision.reason)
+        approval_id = approval.request(ctx, finding, policy, plan, iid,
+                                       reason=decision.reason, held=held)
         return result.model_copy(update={"outcome": Outcome.APPROVAL_REQUESTED,
                                           "approval_id": approval_id, "changes": changes,
                                           "reason": decision.reason})

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from chalicelib.approval import carry_out, claim
+from chalicelib.approval import carry_out, check_approver, claim, decide_held
 from chalicelib.context import Context
 from chalicelib.errors import AutoremediateError, Refused
 from chalicelib.log import logger
@@ -41,64 +41,79 @@ def signature_ok(secret: str | None, body: bytes, headers: Mapping[str, str], *,
         return False
 
 
-def _payload(body: bytes) -> tuple[str, str, bool]:
-    """(approval id, user id, approve?) from a block_actions form post; ValueError if not."""
+ACTIONS = {"approve": (True, False), "deny": (False, False),
+           "approve_held": (True, True), "deny_held": (False, True)}
+
+
+def _payload(body: bytes) -> tuple[str, str, bool, bool]:
+    """(approval or held-group id, user id, approve?, held group?) from a block_actions
+    form post; ValueError if it is not one."""
     form = parse_qs(body.decode("utf-8"), strict_parsing=False)
     payload = json.loads(form["payload"][0])
     if payload.get("type") != "block_actions":
         raise ValueError(f"unsupported payload type {payload.get('type')!r}")
     action = payload["actions"][0]
-    if action["action_id"] not in ("approve", "deny"):
+    if action["action_id"] not in ACTIONS:
         raise ValueError(f"unknown action {action['action_id']!r}")
     user = payload["user"]["id"]
     value = action["value"]
     if not isinstance(user, str) or not isinstance(value, str) or not user or not value:
         raise ValueError("missing user id or approval id")
-    return value, user, action["action_id"] == "approve"
+    approve, group = ACTIONS[action["action_id"]]
+    return value, user, approve, group
 
 
-def dispatch(ctx: Context, approval_id: str) -> None:
-    """Run the approved remediation after the response: worker Lambda, else a thread."""
+def dispatch(ctx: Context, job: dict[str, Any]) -> None:
+    """Run the decided work after the response: worker Lambda, else a thread. `job` is
+    {"approval_id"} for one decided approval, or {"held_group", "user", "approve"}."""
     worker = os.environ.get("REMEDIATION_WORKER")
     if worker:
         from chalicelib.aws import translate
 
         with translate(f"invoking {worker}"):
             ctx.aws.home_client("lambda").invoke(
-                FunctionName=worker, InvocationType="Event",
-                Payload=json.dumps({"approval_id": approval_id}).encode())
+                FunctionName=worker, InvocationType="Event", Payload=json.dumps(job).encode())
         return
-    threading.Thread(target=run_approved, args=(ctx, approval_id), daemon=False,
-                     name=f"approval-{approval_id}").start()
+    threading.Thread(target=run_job, args=(ctx, job), daemon=False,
+                     name=f"approval-{job.get('approval_id') or job.get('held_group')}").start()
 
 
-def run_approved(ctx: Context, approval_id: str) -> dict[str, Any]:
-    """The worker: finish one decided approval (logs instead of raising)."""
+def run_job(ctx: Context, job: dict[str, Any]) -> dict[str, Any]:
+    """The worker: finish one decided approval, or decide a held group (logs, never
+    raises)."""
+    ref = str(job.get("approval_id") or job.get("held_group"))
     try:
-        return carry_out(ctx, approval_id).to_json()
+        if "held_group" in job:
+            group = ctx.store.held_group(ref)
+            results = decide_held(ctx, str(job["user"]), approve=bool(job["approve"]),
+                                  policy=str(group["policy"]), account=str(group["account"]),
+                                  group_id=ref)
+            return {"held_group": ref, "results": [r.to_json() for r in results]}
+        return carry_out(ctx, ref).to_json()
     except AutoremediateError as exc:
         logger.error("approved remediation could not run",
-                     extra={"approval_id": approval_id, "error": type(exc).__name__})
-        return {"approval_id": approval_id, "outcome": "failed", "reason": str(exc)}
+                     extra={"approval_id": ref, "error": type(exc).__name__})
+        return {"approval_id": ref, "outcome": "failed", "reason": str(exc)}
 
 
 def handle_action(ctx: Context, body: bytes, headers: Mapping[str, str], *,
                   now: Callable[[], float] | None = None,
-                  run: Callable[[Context, str], None] = dispatch) -> tuple[int, dict[str, Any]]:
+                  run: Callable[[Context, dict[str, Any]], None] = dispatch,
+                  ) -> tuple[int, dict[str, Any]]:
     """The route's logic: (HTTP status, JSON body)."""
     if not signature_ok(ctx.settings.slack_signing_secret, body, headers, now=now):
         logger.warning("slack request rejected: bad or stale signature")
         return 401, {"error": "invalid or stale Slack signature"}
     try:
-        approval_id, user, approve = _payload(body)
+        approval_id, user, approve, group = _payload(body)
     except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as exc:
         return 400, {"error": f"not a block_actions payload: {exc}"}
+    if group:
+        return _held_action(ctx, approval_id, user, approve=approve, run=run)
     try:
         _, next_step = claim(ctx, approval_id, user, approve=approve)
     except Refused as exc:
-        # only the clicking user sees this; it names ids and user ids, nothing from events
-        return 200, {"response_type": "ephemeral", "replace_original": False,
-                     "text": str(exc)}
+        return _ephemeral(str(exc))
     if next_step is Outcome.APPROVAL_REQUESTED:
         text = f"Approved by <@{user}>; another approver is needed."
     elif next_step is Outcome.REMEDIATED:
@@ -106,5 +121,25 @@ def handle_action(ctx: Context, body: bytes, headers: Mapping[str, str], *,
     else:
         text = f"Denied by <@{user}>; nothing was changed."
     if next_step is not Outcome.APPROVAL_REQUESTED:
-        run(ctx, approval_id)  # Slack message (and the change) after we answer
+        run(ctx, {"approval_id": approval_id})  # Slack message (and change) after we answer
+    return _ephemeral(text)
+
+
+def _ephemeral(text: str) -> tuple[int, dict[str, Any]]:
+    """A reply only the clicking user sees; it names ids and user ids, nothing from events."""
     return 200, {"response_type": "ephemeral", "replace_original": False, "text": text}
+
+
+def _held_action(ctx: Context, group_id: str, user: str, *, approve: bool,
+                 run: Callable[[Context, dict[str, Any]], None]) -> tuple[int, dict[str, Any]]:
+    """"Approve all" / "Deny all": check the group and the approver now, answer, and let
+    the worker decide each held fix through the single decision path (each once)."""
+    try:
+        group = ctx.store.held_group(group_id)
+        check_approver(ctx, str(group["policy"]), user, what=f"held fixes {group_id}")
+    except Refused as exc:
+        return _ephemeral(str(exc))
+    run(ctx, {"held_group": group_id, "user": user, "approve": approve})
+    verb = "Approving" if approve else "Denying"
+    return _ephemeral(f"{verb} every held fix of {group['policy']} in {group['account']} as "
+                      f"<@{user}>; each is re-checked first. The tally replaces this message.")

@@ -155,6 +155,13 @@ class Remediation:
         """The resource's tags, for exemptions. Default: what the event carried."""
         return dict(self.target.resource.tags)
 
+    def resolve(self) -> Resource:
+        """The resource's canonical identity, so that every source's finding about it opens
+        or joins one incident: its ARN where a source names it otherwise (Config names IAM
+        policies by id, CloudTrail by ARN). Updates the target; reads only. Default: the
+        resource as the event named it."""
+        return self.target.resource
+
     # -- the flow the base class owns -----------------------------------------------------
     def plan(self) -> Plan:
         before = self.read()

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.aws import translate
 from chalicelib.errors import RemediationError, ResourceGone
+from chalicelib.finding import Resource
 from remediations._policy_doc import EMPTY_STATEMENT, canonical, is_wildcard, parse, without
 from remediations.base import ApiCall, Remediation, State, register
 
@@ -70,7 +71,6 @@ class IamRevokeWildcard(Remediation):
     )
     Params = Params
 
-    _arn: str | None = None
     _saved: dict[str, Any]
 
     @property
@@ -83,25 +83,28 @@ class IamRevokeWildcard(Remediation):
         return PRINCIPALS.get(self.target.resource.type)
 
     # -- managed policies -----------------------------------------------------------------
+    def resolve(self) -> Resource:
+        """A managed policy named by id (as Config names it) becomes its ARN."""
+        found = self.target.resource
+        if found.type != "AWS::IAM::Policy" or found.id.startswith("arn:"):
+            return found
+        with translate(f"looking up IAM policy id {found.id}"):
+            for page in self.iam.get_paginator("list_policies").paginate(Scope="Local"):
+                for policy in page["Policies"]:
+                    if found.id in (policy["PolicyId"], policy["PolicyName"]):
+                        arn = str(policy["Arn"])
+                        self.target.resource = Resource(type=found.type, id=arn, arn=arn,
+                                                        tags=found.tags)
+                        return self.target.resource
+        raise ResourceGone(f"no customer-managed IAM policy with id {found.id}")
+
     def policy_arn(self) -> str:
-        """The policy's ARN; Config names policies by id, so look that up once."""
-        if self._arn is None:
-            rid = self.target.resource.id
-            if rid.startswith("arn:"):
-                self._arn = rid
-            else:
-                with translate(f"looking up IAM policy id {rid}"):
-                    pages = self.iam.get_paginator("list_policies").paginate(Scope="Local")
-                    for page in pages:
-                        for policy in page["Policies"]:
-                            if rid in (policy["PolicyId"], policy["PolicyName"]):
-                                self._arn = policy["Arn"]
-                if self._arn is None:
-                    raise ResourceGone(f"no customer-managed IAM policy with id {rid}")
-        if ":aws:policy/" in self._arn:
-            raise RemediationError(f"{self._arn} is AWS-managed and cannot be edited; "
+        """The policy's ARN (resolved from an id first, if the event named one)."""
+        arn = self.resolve().id
+        if ":aws:policy/" in arn:
+            raise RemediationError(f"{arn} is AWS-managed and cannot be edited; "
                                    "detach it from the principals instead")
-        return self._arn
+        return arn
 
     def _version_doc(self, arn: str, version: str) -> dict[str, Any]:
         with translate(f"reading {arn} {version}"):

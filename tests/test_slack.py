@@ -266,17 +266,18 @@ def test_deny_answers_first_and_updates_slack_after(client: Client, env: Context
     arn = _wildcard_policy()
     r = _request(env, arn)
     calls_before = len(slack.calls)
-    seen: list[str] = []
+    seen: list[dict[str, Any]] = []
     from chalicelib.slack import handle_action
 
     body = _body(r.approval_id, "U_BOB", "deny")
     status, answer = handle_action(env, body, {k.lower(): v for k, v in _headers(body).items()},
                                    run=lambda c, a: seen.append(a))
     assert status == 200 and "Denied" in answer["text"]
-    assert seen == [r.approval_id] and len(slack.calls) == calls_before  # no Slack call yet
-    from chalicelib.slack import run_approved
+    job = {"approval_id": r.approval_id}
+    assert seen == [job] and len(slack.calls) == calls_before  # no Slack call yet
+    from chalicelib.slack import run_job
 
-    assert run_approved(env, r.approval_id)["outcome"] == "denied"
+    assert run_job(env, job)["outcome"] == "denied"
     update = next(b for m, b, _ in slack.calls if m == "chat.update")
     assert "Denied by <@U_BOB>" in update["text"]
     assert _default_statements(arn) == [READ, WILD]
