@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,12 +43,35 @@ STYLE = {"remediated": "green", "failed": "bold red", "dry_run": "yellow",
          "duplicate": "dim", "compliant": "green", "incident_opened": "blue"}
 
 
+_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+
+
+def stamped(event: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """`event` moved in time so that it happens `now`: every timestamp in it shifts by the
+    same amount, so their order and gaps stay (a GuardDuty finding's first sighting stays a
+    minute before the finding). The demo's breach clock then never reads "overdue"."""
+    delta = now - dt.datetime.fromisoformat(event["time"])
+
+    def shift(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: shift(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [shift(v) for v in value]
+        if isinstance(value, str) and (m := _STAMP.match(value)):
+            moved = (dt.datetime.fromisoformat(value) + delta).astimezone(dt.UTC)
+            spec = "milliseconds" if m.group(1) else "seconds"
+            return moved.isoformat(timespec=spec).replace("+00:00", "Z")
+        return value
+
+    return dict(shift(event))
+
+
 def _event(name: str, event_id: str, bucket: str | None = None,
            edit: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     text = (EVENTS / f"{name}.json").read_text()
     if bucket:
         text = text.replace("phi-bucket", bucket)
-    event: dict[str, Any] = json.loads(text)
+    event: dict[str, Any] = stamped(json.loads(text), dt.datetime.now(dt.UTC))
     event["id"] = event_id
     if edit:
         edit(event)

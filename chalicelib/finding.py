@@ -39,8 +39,8 @@ class Source(StrEnum):
 MAX_EVENT_BYTES = 1024 * 1024  # 4 x EventBridge's own 256 KiB maximum
 MAX_EVENT_DEPTH = 64  # real events nest < 15 levels; beyond this is hostile or broken
 
-AccountId = Annotated[str, Field(pattern=r"^\d{12}$", description="a 12-digit AWS account id")]
-Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$", max_length=32,
+AccountId = Annotated[str, Field(pattern=r"^[0-9]{12}$", description="a 12-digit AWS account id")]
+Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", max_length=32,
                               description="an AWS region name, e.g. us-east-1")]
 
 

@@ -12,6 +12,31 @@ from chalicelib.context import Context
 from chalicelib.iam import BOOTSTRAP_ACTIONS, PLATFORM_ACTIONS, remediation_actions
 from remediations.base import iam_action
 
+
+def _serialize_moto_dynamodb_writes() -> None:
+    """Real DynamoDB evaluates a write's condition and applies it atomically; moto does
+    not (it reads, evaluates and writes with no lock), so two threads can both pass one
+    condition. Tests that race threads need DynamoDB's guarantee, not moto's gap: make
+    moto's item writes atomic (for in-process `mock_aws` and the in-process moto server)."""
+    import functools
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        @functools.wraps(original)
+        def atomic(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, atomic)
+
+
+_serialize_moto_dynamodb_writes()
+
 for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "DRY_RUN", "REMEDIATION_KMS_KEY",
             "REMEDIATION_APPROVERS", "REMEDIATION_SELF_ARNS", "SLACK_BOT_TOKEN"):
     os.environ.pop(var, None)

@@ -124,3 +124,90 @@ def test_corrupted_real_events_never_crash(base: dict[str, Any],
         assert isinstance(result, Finding | Ignored)
     except InvalidEvent:
         pass
+
+
+# -- GuardDuty S3 findings from management events, and assumed-role keys ----------------
+def test_s3_finding_from_management_events_is_about_the_bucket() -> None:
+    f = normalize(load_event("guardduty_s3_anonymous_access_granted"))
+    assert isinstance(f, Finding) and f.kind == "Policy:S3/BucketAnonymousAccessGranted"
+    assert [r.arn for r in f.resources] == ["arn:aws:s3:::phi-bucket"]
+    assert f.resource is not None and f.resource.type == "AWS::S3::Bucket"
+    # the access key is the actor: the session, its role and the key id
+    assert f.actor == "AROAEXAMPLEROLEID0001:alice"
+    assert f.actor_role == "arn:aws:iam::123456789012:role/developer"
+    assert f.actor_key == "ASIAEXAMPLEKEY000001"
+
+
+def test_s3_finding_naming_several_buckets_gives_one_finding_each() -> None:
+    event = load_event("guardduty_s3_anonymous_access_granted")
+    details = event["detail"]["resource"]["s3BucketDetails"]
+    details.append({**details[0], "name": "phi-bucket-2", "arn": "arn:aws:s3:::phi-bucket-2"})
+    details.append(dict(details[0]))  # GuardDuty may repeat a bucket: once is enough
+    f = normalize(event)
+    assert isinstance(f, Finding)
+    assert [one.resource.id for one in f.each() if one.resource] == ["phi-bucket",
+                                                                     "phi-bucket-2"]
+    assert all(len(one.resources) == 1 and one.event_id == f.event_id for one in f.each())
+
+
+def test_s3_finding_from_data_events_keeps_its_tags() -> None:
+    f = normalize(load_event("guardduty_s3_block_public_access_disabled"))
+    assert isinstance(f, Finding) and f.resource is not None
+    assert f.resource.tags == {"data": "patient-records"} and f.actor is None
+
+
+def test_assumed_role_key_names_the_role_never_a_user() -> None:
+    f = normalize(load_event("guardduty_credential_exfiltration"))
+    assert isinstance(f, Finding) and f.resource is not None
+    assert f.resource.type == "AWS::IAM::Role"
+    assert f.resource.arn == "arn:aws:iam::123456789012:role/phi-ingest-instance-role"
+    assert f.actor == "AROAEXAMPLEROLEID0002:i-0abc1234def567890"
+
+
+@pytest.mark.parametrize("user_type, rtype, arn", [
+    ("IAMUser", "AWS::IAM::User", "arn:aws:iam::123456789012:user/bob"),
+    ("Root", "AWS::IAM::Root", "arn:aws:iam::123456789012:root"),
+    ("FederatedUser", "AWS::STS::FederatedUser",
+     "arn:aws:sts::123456789012:federated-user/bob"),
+])
+def test_access_key_findings_name_the_right_principal(user_type: str, rtype: str,
+                                                      arn: str) -> None:
+    event = load_event("guardduty_credential_exfiltration")
+    event["detail"]["resource"]["accessKeyDetails"].update(userName="bob", userType=user_type)
+    f = normalize(event)
+    assert isinstance(f, Finding) and f.resource is not None
+    assert (f.resource.type, f.resource.arn, f.actor) == (rtype, arn, arn)
+
+
+# -- hostile input ----------------------------------------------------------------------
+def _nested(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda e: e.__setitem__("region", "ü" * 5000), "region"),
+    (lambda e: e.__setitem__("region", "us-east-1\n"), "region"),
+    (lambda e: e.__setitem__("account", "12345"), "account"),
+    # full-width digits: Unicode \d would take them, an account id never has them
+    (lambda e: e.__setitem__("account", "\uff11" * 12), "account"),
+    (lambda e: e["detail"].__setitem__("awsRegion", "Mars-1"), "region"),
+    (lambda e: e["detail"].__setitem__("recipientAccountId", "x" * 12), "account"),
+    (lambda e: e["detail"].__setitem__("deep", json.loads(_nested(200))), "deeper"),
+    (lambda e: e["detail"].__setitem__("blob", "x" * (1024 * 1024 + 1)), "limit"),
+    (lambda e: e["detail"].__setitem__("bad", "\ud800"), "Unicode"),
+])
+def test_hostile_envelopes_are_invalid_events(edit: Any, message: str) -> None:
+    event = load_event("cloudtrail_put_bucket_policy")
+    edit(event)
+    with pytest.raises(InvalidEvent, match=message):
+        normalize(event)
+
+
+@pytest.mark.parametrize("data, message", [
+    (_nested(100_000).encode(), "nested"),
+    (b"{" + b" " * (1024 * 1024) + b"}", "limit"),
+    ("{\"id\": \"é\"}".encode("latin-1"), "JSON"),
+])
+def test_parse_refuses_deep_huge_and_non_utf8(data: bytes, message: str) -> None:
+    with pytest.raises(InvalidEvent, match=message):
+        parse(data)

@@ -4,6 +4,7 @@ and a real browser reading the HTML page."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 from pathlib import Path
@@ -141,3 +142,18 @@ def test_timeline_reads_right_in_a_real_browser(ctx: Context, s3: Any, tmp_path:
             assert page.evaluate("window.__pwned") is None and not dialogs
         finally:
             browser.close()
+
+
+def test_demo_events_happen_now_so_the_breach_clock_never_reads_overdue() -> None:
+    from chalicelib.demo import _event, stamped
+
+    later = dt.datetime(2031, 5, 4, 3, 2, 1, tzinfo=dt.UTC)
+    event = stamped(json.loads((Path("chalicelib/demo_events")
+                                / "guardduty_ec2_ssh_bruteforce.json").read_text()), later)
+    assert event["time"] == "2031-05-04T03:02:01Z"
+    first_seen = dt.datetime.fromisoformat(event["detail"]["service"]["eventFirstSeen"])
+    assert dt.timedelta(0) < later - first_seen < dt.timedelta(hours=1)  # gaps kept
+    fresh = _event("cloudtrail_put_bucket_policy", "x")
+    age = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(fresh["time"])
+    assert abs(age) < dt.timedelta(minutes=1)
+    assert fresh["detail"]["requestParameters"]["bucketPolicy"]["Version"] == "2012-10-17"

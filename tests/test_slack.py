@@ -132,8 +132,12 @@ def test_signed_approval_round_trip(client: Client, env: Context, slack: SlackSt
     _wait_for(lambda: "chat.update" in slack.methods())
     update = next(b for m, b, _ in slack.calls if m == "chat.update")
     assert "U_ALICE" in update["text"] and "applied and verified" in update["text"]
-    thread = [b for m, b, _ in slack.calls if m == "chat.postMessage" and b.get("thread_ts")]
-    assert thread and "CreatePolicyVersion" in thread[0]["text"]
+
+    def thread() -> list[dict[str, Any]]:  # posted right after the update, by the worker
+        return [b for m, b, _ in slack.calls if m == "chat.postMessage" and b.get("thread_ts")]
+
+    _wait_for(lambda: bool(thread()))
+    assert "CreatePolicyVersion" in thread()[0]["text"]
     entries = env.store.entries(r.incident_id)
     approved = [e for e in entries if e.kind.value == "approved"]
     assert approved[0].actor == "U_ALICE"
@@ -281,3 +285,51 @@ def test_deny_answers_first_and_updates_slack_after(client: Client, env: Context
     update = next(b for m, b, _ in slack.calls if m == "chat.update")
     assert "Denied by <@U_BOB>" in update["text"]
     assert _default_statements(arn) == [READ, WILD]
+
+
+def _held_storm(env: Context, monkeypatch: pytest.MonkeyPatch, n: int) -> tuple[
+        Context, list[str]]:
+    monkeypatch.setenv("REMEDIATION_AUTO_LIMIT", "1")
+    ctx = current()
+    ctx.store.ensure_table()
+    s3 = boto3.client("s3", region_name="us-east-1")
+    buckets = [f"phi-held-{i}" for i in range(n)]
+    for bucket in buckets:
+        s3.create_bucket(Bucket=bucket)
+        handle(load_event("cloudtrail_put_bucket_policy", bucket=bucket), ctx)
+    return ctx, buckets
+
+
+def test_held_fixes_share_one_message_with_approve_all(env: Context, slack: SlackStandIn,
+                                                       client: Client,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.helpers import ALL_ON, public_access_block
+
+    ctx, buckets = _held_storm(env, monkeypatch, 4)
+    held_posts = [b for m, b, _ in slack.calls if m == "chat.postMessage"
+                  and any(blk["type"] == "actions" for blk in b.get("blocks", []))]
+    assert len(held_posts) == 1  # one message for the group, not one per held fix
+    actions = next(blk for blk in held_posts[0]["blocks"] if blk["type"] == "actions")
+    (approve_all, deny_all) = actions["elements"]
+    assert (approve_all["action_id"], deny_all["action_id"]) == ("approve_held", "deny_held")
+    group = approve_all["value"]
+    assert approve_all["text"]["text"] == "Approve all"
+    updates = [b for m, b, _ in slack.calls if m == "chat.update"]
+    assert updates and updates[-1]["blocks"][0]["text"]["text"].startswith("3 fixes held")
+
+    forged = _body(group, "U_ALICE", "approve_held")
+    assert _click(client, forged, _headers(forged, secret="wrong")).status_code == 401
+    outsider = _body(group, "U_MALLORY", "approve_held")
+    answer = _click(client, outsider, _headers(outsider))
+    assert "not an approver" in answer.json_body["text"]
+    assert [public_access_block(boto3.client("s3", region_name="us-east-1"), b)
+            for b in buckets[1:]] == [None] * 3
+
+    body = _body(group, "U_ALICE", "approve_held")
+    assert _click(client, body, _headers(body)).status_code == 200
+    s3 = boto3.client("s3", region_name="us-east-1")
+    _wait_for(lambda: all(public_access_block(s3, b) == ALL_ON for b in buckets))
+    _wait_for(lambda: any("Approved all by <@U_ALICE>: 3 remediated" in b.get("text", "")
+                          for m, b, _ in slack.calls if m == "chat.update"))
+    assert ctx.store.pending_approvals() == []
+    assert MARKER not in json.dumps([b for _, b, _ in slack.calls])

@@ -174,3 +174,22 @@ def test_rollback_refuses_when_policy_edited_since(iam: Any, build: Any) -> None
     with pytest.raises(RollbackConflict):
         rem.rollback(plan)
     assert _default_doc(iam, arn) == doc(LOGS)
+
+
+def test_config_and_cloudtrail_findings_for_one_policy_share_one_incident(iam: Any,
+                                                                         ctx: Any) -> None:
+    from chalicelib.pipeline import handle
+    from tests.helpers import load_event
+
+    created = iam.create_policy(PolicyName="ops", PolicyDocument=json.dumps(doc(READ, WILD)))
+    arn, policy_id = created["Policy"]["Arn"], created["Policy"]["PolicyId"]
+    trail = load_event("cloudtrail_create_policy")
+    trail["detail"]["responseElements"]["policy"]["arn"] = arn
+    config = json.loads(json.dumps(load_event("config_iam_admin_access")).replace(
+        "ANPAEXAMPLEID1234567", policy_id))
+    (by_arn,) = handle(trail, ctx)
+    (by_id,) = handle(config, ctx)
+    assert by_arn.resource == by_id.resource == arn
+    assert by_id.incident_id == by_arn.incident_id
+    assert by_id.approval_id == by_arn.approval_id  # the same plan waits for one approval
+    assert len(ctx.store.pending_approvals()) == 1
