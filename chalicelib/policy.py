@@ -259,7 +259,18 @@ def _fires(trigger: Trigger, finding: Finding) -> bool:
         return False
     if trigger.min_severity is not None and (finding.severity or 0) < trigger.min_severity:
         return False
-    return trigger.when is None or bool(jmespath.search(trigger.when, finding.raw))
+    if trigger.when is None:
+        return True
+    try:
+        return bool(jmespath.search(trigger.when, finding.raw))
+    except jmespath.exceptions.JMESPathError as exc:
+        # the event's data has a shape the condition cannot evaluate (e.g. a number where a
+        # list belongs): this trigger does not fire; the other policies still get the event
+        from chalicelib.log import logger
+
+        logger.warning("policy condition could not be evaluated",
+                       extra={"error": type(exc).__name__, "kind": finding.kind})
+        return False
 
 
 def match(finding: Finding, policies: list[Policy]) -> list[Policy]:

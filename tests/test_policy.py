@@ -155,3 +155,12 @@ def test_guardduty_fallback_only_when_nothing_else_matches() -> None:
     low = load_event("guardduty_ec2_ssh_bruteforce")
     low["detail"]["severity"] = 2
     assert _matched(low) == []
+
+
+def test_a_condition_the_event_data_cannot_satisfy_does_not_fire() -> None:
+    """A `when` that raises on odd data (contains() on a number) must not crash the event;
+    the other policies still match it."""
+    event = load_event("cloudtrail_put_bucket_policy")
+    event["detail"]["requestParameters"]["bucketPolicy"]["Statement"] = [
+        {"Effect": "Allow", "Principal": {"AWS": 5}, "Action": "s3:GetObject"}]
+    assert _matched(event) == ["s3-block-public-access"]
