@@ -1,4 +1,5 @@
-"""Benchmark: cold import of the Lambda entry, warm per-event latency, peak RSS.
+"""Benchmark: cold import of the Lambda entry, warm per-event latency, a threaded storm
+beyond the blast-radius limit, peak RSS.
 
 Prints figures; asserts nothing (targets: cold import <= 200 ms, warm median <= 100 ms).
 
@@ -109,10 +110,76 @@ def warm_latency(events: int) -> dict[str, list[float]]:
     return out
 
 
+def storm(events: int, buckets: int, limit: int) -> None:
+    """`events` events over `buckets` buckets, 8 threads, REMEDIATION_AUTO_LIMIT=`limit`:
+    how many fixes were applied, held and announced (one Slack message per held group)."""
+    import random
+    import threading
+
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib.aws import Aws
+    from chalicelib.config import Settings
+    from chalicelib.context import Context
+    from chalicelib.pipeline import handle
+
+    names = ("cloudtrail_put_bucket_policy", "guardduty_s3_anonymous_access_granted",
+             "cloudtrail_delete_bucket_encryption", "config_s3_encryption_noncompliant")
+    templates = [(ROOT / "tests" / "events" / f"{n}.json").read_text() for n in names]
+    rng = random.Random(7)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        kms = boto3.client("kms", region_name="us-east-1")
+        kms.create_alias(AliasName="alias/bench",
+                         TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+        ctx = Context(settings=Settings(table="storm", kms_key="alias/bench",
+                                        auto_limit_per_hour=limit, approvers=("U1",)),
+                      aws=Aws())
+        ctx.store.ensure_table()
+        for b in range(buckets):
+            s3.create_bucket(Bucket=f"storm-{b:04d}")
+        queue = []
+        for i in range(events):
+            event = json.loads(rng.choice(templates).replace(
+                "phi-bucket", f"storm-{rng.randrange(buckets):04d}"))
+            event["id"] = f"storm-{i}"
+            queue.append(event)
+        outcomes: list[str] = []
+        lock = threading.Lock()
+
+        def worker() -> None:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    event = queue.pop()
+                got = [r.outcome.value for r in handle(event, ctx)]
+                with lock:
+                    outcomes.extend(got)
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        seconds = time.perf_counter() - started
+        pending = ctx.store.pending_approvals()
+        held = [a for a in pending if a.get("held") == "true"]
+        groups = {a["group_id"] for a in held}
+        counts = {o: outcomes.count(o) for o in sorted(set(outcomes))}
+        print(f"storm: {events} events over {buckets} buckets, 8 threads, limit {limit}/hour, "
+              f"{seconds:.1f} s: outcomes {counts}; {len(held)} fixes held in "
+              f"{len(groups)} group(s) = {len(groups)} Slack message(s) for them; "
+              f"{len(pending) - len(held)} other approvals pending")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--storm", type=int, default=1000, help="events in the storm (0: skip)")
     args = parser.parse_args()
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                        "AWS_DEFAULT_REGION": "us-east-1"})
@@ -130,6 +197,8 @@ def main() -> None:
         print(f"warm handle(), {name}, in-process moto ({len(samples)} events): "
               f"median {statistics.median(samples):.1f} ms, p95 {p95:.1f} ms, "
               f"max {samples[-1]:.1f} ms")
+    if args.storm:
+        storm(args.storm, max(args.storm // 10, 1), 50)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process (pipeline + in-process moto holding {args.events + 10} "
           f"buckets and their incidents per scenario): {rss_mb:.0f} MiB")
