@@ -17,7 +17,7 @@ from chalicelib.outcome import Outcome
 from chalicelib.policy import Policy
 from chalicelib.record import EntryKind, Status
 from remediations import load as load_registry
-from remediations.base import Plan, Remediation, Target
+from remediations.base import ApiCall, Plan, Remediation, Target
 
 ACTOR = "autoremediate"
 
@@ -44,11 +44,18 @@ def build(ctx: Context, name: str, resource: Resource, *, account: str, region: 
     return cls(Target(resource=resource, account=account, region=region,
                       clients=ctx.aws.client_factory(account=account, region=region),
                       params=cls.Params.model_validate(params),
-                      kms_key=ctx.settings.kms_key))
+                      kms_key=ctx.settings.kms_key,
+                      clients_in=lambda other: ctx.aws.client_factory(account=account,
+                                                                      region=other)))
+
+
+def call_json(call: ApiCall) -> dict[str, Any]:
+    """One call as JSON: service, operation, params (and region, when not the finding's)."""
+    return call.model_dump(mode="json", exclude=None if call.region else {"region"})
 
 
 def calls_json(plan: Plan) -> list[dict[str, Any]]:
-    return [c.model_dump(mode="json") for c in plan.calls]
+    return [call_json(c) for c in plan.calls]
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:

@@ -8,6 +8,7 @@
    approves, exactly the wildcard statement goes — then it is rolled back.
 4. lab-results is replayed in dry-run: a plan, no change. research-share is exempt.
 5. GuardDuty sees SSH brute force: an incident opens with its breach notification clock.
+6. Someone stops the audit trail: logging is back on within the same second.
 
 Timelines (JSON, Markdown, HTML), the evidence report and an index land in demo-output/.
 """
@@ -99,6 +100,12 @@ def _setup(ctx: Context) -> str:
              "Resource": "arn:aws:s3:::patient-records/*",
              "Condition": {"Bool": {"aws:SecureTransport": "true"}}},
             {"Sid": "Debugging", "Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    s3.create_bucket(Bucket="phi-audit-logs")
+    trail = ctx.aws.home_client("cloudtrail")
+    arn = trail.create_trail(Name="phi-audit-trail", S3BucketName="phi-audit-logs",
+                             IsMultiRegionTrail=True,
+                             EnableLogFileValidation=True)["TrailARN"]
+    trail.start_logging(Name=arn)
     return str(policy["Policy"]["Arn"])
 
 
@@ -218,6 +225,17 @@ def run(*, output: Path) -> int:
         console.print("[bold]5. A GuardDuty finding with no automatic fix")
         story.event("GuardDuty: SSH brute force on i-0abc123def4567890",
                     _event("guardduty_ec2_ssh_bruteforce", "demo-0007"))
+
+        console.print("[bold]6. Someone switches off the audit trail")
+        trail = ctx.aws.home_client("cloudtrail")
+        trail_arn = "arn:aws:cloudtrail:us-east-1:123456789012:trail/phi-audit-trail"
+        trail.stop_logging(Name=trail_arn)  # what the intruder did; CloudTrail reports it
+        stopped = time.perf_counter()
+        story.event("StopLogging on phi-audit-trail",
+                    _event("cloudtrail_stop_logging", "demo-0008"))
+        back_on = trail.get_trail_status(Name=trail_arn)["IsLogging"]
+        console.print(f"    phi-audit-trail logging: {'on' if back_on else 'OFF'} again "
+                      f"{(time.perf_counter() - stopped) * 1000:.0f} ms after the event")
 
         console.print()
         console.print(story.table)

@@ -9,7 +9,9 @@ AutoremediateError
 │  ├─ AccessDenied       AWS refused the call (IAM, SCP, key policy)
 │  ├─ ResourceGone       the resource no longer exists
 │  ├─ InvalidKey         the KMS key is missing, disabled or not symmetric
-│  └─ VerifyFailed       the state read back after a change is not the planned one
+│  ├─ VerifyFailed       the state read back after a change is not the planned one
+│  ├─ NotApplicable      the remediation cannot apply to this resource (outcome ignored)
+│  └─ HandsOff           the resource is not ours to change (outcome incident_opened)
 ├─ Refused               (CLI exit 3) an operator request cannot be honoured
 │  ├─ NotFound           unknown incident or approval id
 │  └─ RollbackConflict   the resource changed since the fix (use --force)
@@ -59,6 +61,18 @@ class InvalidKey(RemediationError):
 
 class VerifyFailed(RemediationError):
     """Raised when the state read back after `apply` differs from the planned after-state."""
+
+
+class NotApplicable(RemediationError):
+    """Raised by a remediation when the control cannot apply to this resource at all (an
+    asymmetric KMS key cannot rotate): the outcome is `ignored` with the reason, never
+    `failed`."""
+
+
+class HandsOff(RemediationError):
+    """Raised by a remediation when the resource must not be changed from here (an
+    organization trail is managed from the management account): the incident is recorded
+    with the reason (`incident_opened`) and nothing changes."""
 
 
 class Refused(AutoremediateError):

@@ -149,6 +149,15 @@ class _Envelope(BaseModel):
 
 _S3 = "AWS::S3::Bucket"
 _S3_NAME = "detail.requestParameters.bucketName"
+_TRAIL = "AWS::CloudTrail::Trail"
+_RECORDER = "AWS::Config::ConfigurationRecorder"
+_DETECTOR = "AWS::GuardDuty::Detector"
+_LOGS = "AWS::Logs::LogGroup"
+_KEY = "AWS::KMS::Key"
+_QUEUE = "AWS::SQS::Queue"
+_TOPIC = "AWS::SNS::Topic"
+_FUNCTION = "AWS::Lambda::Function"
+ACCOUNT = "AWS::::Account"  # an account-level setting, per region: id "<account>/<region>"
 
 # (source, kind) -> (resource type, JMESPath to the resource id). Config events name both
 # in detail.resourceType / detail.resourceId, so they need no row.
@@ -174,7 +183,40 @@ RESOURCE_PATHS: dict[tuple[Source, str], tuple[str, str]] = {
                                               "detail.requestParameters.userName"),
     (Source.CLOUDTRAIL, "AttachGroupPolicy"): ("AWS::IAM::Group",
                                                "detail.requestParameters.groupName"),
+    # the audit trail
+    (Source.CLOUDTRAIL, "StopLogging"): (_TRAIL, "detail.requestParameters.name"),
+    (Source.CLOUDTRAIL, "UpdateTrail"): (_TRAIL, "detail.requestParameters.name"),
+    (Source.CLOUDTRAIL, "DeleteTrail"): (_TRAIL, "detail.requestParameters.name"),
+    (Source.CLOUDTRAIL, "StopConfigurationRecorder"): (
+        _RECORDER, "detail.requestParameters.configurationRecorderName"),
+    (Source.CLOUDTRAIL, "DeleteDetector"): (_DETECTOR, "detail.requestParameters.detectorId"),
+    (Source.CLOUDTRAIL, "UpdateDetector"): (_DETECTOR, "detail.requestParameters.detectorId"),
+    (Source.CLOUDTRAIL, "PutRetentionPolicy"): (_LOGS, "detail.requestParameters.logGroupName"),
+    (Source.CLOUDTRAIL, "CreateLogGroup"): (_LOGS, "detail.requestParameters.logGroupName"),
+    (Source.CLOUDTRAIL, "DisassociateKmsKey"): (_LOGS, "detail.requestParameters.logGroupName"),
+    # keys and encryption at rest
+    (Source.CLOUDTRAIL, "DisableKeyRotation"): (_KEY, "detail.requestParameters.keyId"),
+    (Source.CLOUDTRAIL, "ScheduleKeyDeletion"): (_KEY, "detail.requestParameters.keyId"),
+    (Source.CLOUDTRAIL, "DisableKey"): (_KEY, "detail.requestParameters.keyId"),
+    (Source.CLOUDTRAIL, "CreateKey"): (_KEY, "detail.responseElements.keyMetadata.arn"),
+    (Source.CLOUDTRAIL, "DisableEbsEncryptionByDefault"): (ACCOUNT, "detail.recipientAccountId"),
+    (Source.CLOUDTRAIL, "CreateQueue"): (_QUEUE, "detail.responseElements.queueUrl"),
+    (Source.CLOUDTRAIL, "SetQueueAttributes"): (_QUEUE, "detail.requestParameters.queueUrl"),
+    (Source.CLOUDTRAIL, "CreateTopic"): (_TOPIC, "detail.responseElements.topicArn"),
+    (Source.CLOUDTRAIL, "SetTopicAttributes"): (_TOPIC, "detail.requestParameters.topicArn"),
+    (Source.CLOUDTRAIL, "CreateFunction20150331"): (_FUNCTION,
+                                                    "detail.responseElements.functionArn"),
+    (Source.CLOUDTRAIL, "UpdateFunctionConfiguration20150331v2"): (
+        _FUNCTION, "detail.requestParameters.functionName"),
+    (Source.CLOUDTRAIL, "CreateCacheCluster"): ("AWS::ElastiCache::CacheCluster",
+                                                "detail.requestParameters.cacheClusterId"),
+    (Source.CLOUDTRAIL, "CreateReplicationGroup"): (
+        "AWS::ElastiCache::ReplicationGroup", "detail.requestParameters.replicationGroupId"),
 }
+
+# GuardDuty findings about a setting rather than the key that changed it: the resource is
+# the one named in affectedResources, else the account (every such resource in the region).
+GUARDDUTY_AFFECTED = {"Stealth:IAMUser/CloudTrailLoggingDisabled": _TRAIL}
 
 # GuardDuty: detail.resource.resourceType -> (resource type, JMESPath to the id); tags, where
 # GuardDuty reports them, sit beside the id as [{"key", "value"}]. AccessKey and S3 findings
@@ -202,15 +244,37 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+# type -> ARN of a resource named by id, for the types whose sources name them by id
+_ARNS = {
+    _S3: "arn:aws:s3:::{id}",
+    "AWS::IAM::Role": "arn:aws:iam::{account}:role/{id}",
+    "AWS::IAM::User": "arn:aws:iam::{account}:user/{id}",
+    "AWS::IAM::Group": "arn:aws:iam::{account}:group/{id}",
+    _TRAIL: "arn:aws:cloudtrail:{region}:{account}:trail/{id}",
+    _RECORDER: "arn:aws:config:{region}:{account}:configuration-recorder/{id}",
+    _DETECTOR: "arn:aws:guardduty:{region}:{account}:detector/{id}",
+    _LOGS: "arn:aws:logs:{region}:{account}:log-group:{id}",
+    _KEY: "arn:aws:kms:{region}:{account}:key/{id}",
+    _QUEUE: "arn:aws:sqs:{region}:{account}:{id}",
+    _TOPIC: "arn:aws:sns:{region}:{account}:{id}",
+    _FUNCTION: "arn:aws:lambda:{region}:{account}:function:{id}",
+}
+
+
 def _arn_for(rtype: str, rid: str, account: str, region: str) -> str | None:
     if rid.startswith("arn:"):
         return rid
-    if rtype == _S3:
-        return f"arn:aws:s3:::{rid}"
-    iam = {"AWS::IAM::Role": "role", "AWS::IAM::User": "user", "AWS::IAM::Group": "group"}
-    if rtype in iam:
-        return f"arn:aws:iam::{account}:{iam[rtype]}/{rid}"
-    return None
+    if rtype == _QUEUE and rid.startswith("https://"):  # a queue URL: the name is last
+        rid = rid.rstrip("/").rsplit("/", 1)[-1]
+    if rtype == _KEY and rid.startswith("alias/"):
+        return f"arn:aws:kms:{region}:{account}:{rid}"
+    pattern = _ARNS.get(rtype)
+    return pattern.format(id=rid, account=account, region=region) if pattern else None
+
+
+def account_resource(account: str, region: str) -> Resource:
+    """An account-level setting in one region (EBS default encryption, every trail)."""
+    return Resource(type=ACCOUNT, id=f"{account}/{region}")
 
 
 def _tag_map(tags: Any) -> dict[str, str]:
@@ -223,6 +287,8 @@ def _tag_map(tags: Any) -> dict[str, str]:
 
 def _resource(rtype: str | None, rid: Any, account: str, region: str,
               tags: dict[str, str] | None = None) -> Resource | None:
+    if rtype == ACCOUNT:
+        return account_resource(account, region)
     rid = _text(rid)
     if not rtype or rid is None:
         return None
@@ -317,6 +383,12 @@ def _guardduty_subjects(kind: str, event: dict[str, Any], account: str,
     gd_type = _text(_search("detail.resource.resourceType", event))
     key = _search("detail.resource.accessKeyDetails", event)
     principal, actor = _access_key_principal(key if isinstance(key, dict) else {}, account)
+    if kind in GUARDDUTY_AFFECTED:
+        rtype = GUARDDUTY_AFFECTED[kind]
+        affected = _search("detail.service.action.awsApiCallAction.affectedResources", event)
+        trail = _resource(rtype, affected.get(rtype) if isinstance(affected, dict) else None,
+                          account, region)
+        return (trail or account_resource(account, region),), actor
     buckets = _search("detail.resource.s3BucketDetails", event)
     if ":S3/" in kind and isinstance(buckets, list):
         named: dict[str, Resource] = {}

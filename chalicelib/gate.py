@@ -61,8 +61,12 @@ def is_own_change(finding: Finding, *, ours: Iterable[str], role_name: str) -> b
     return False
 
 
-def decide(policy: Policy, tags: Mapping[str, str], *, dry_run: bool) -> Gate:
-    """Exempt when tagged; else dry-run (global, CLI flag or policy), approval or auto."""
+def decide(policy: Policy, tags: Mapping[str, str], *, dry_run: bool,
+           account: str | None = None) -> Gate:
+    """Exempt when tagged (or the account is in the policy's `exempt_accounts`: account-level
+    settings have no tags); else dry-run (global, CLI flag or policy), approval or auto."""
+    if account is not None and account in policy.exempt_accounts:
+        return Gate(Decision.EXEMPT, f"account {account} is exempt from policy {policy.name}")
     value = tags.get(policy.exempt_tag)
     if value is not None and value.strip().lower() == "true":
         return Gate(Decision.EXEMPT, f"resource tagged {policy.exempt_tag}=true")

@@ -17,7 +17,7 @@ from typing import Any
 from chalicelib import approval, gate, notify
 from chalicelib.act import ACTOR, calls_json, execute, remediation_for
 from chalicelib.context import Context
-from chalicelib.errors import AutoremediateError
+from chalicelib.errors import AutoremediateError, HandsOff, NotApplicable
 from chalicelib.finding import Finding, Ignored, Resource, Source, normalize
 from chalicelib.log import logger
 from chalicelib.outcome import Outcome, Result
@@ -120,7 +120,8 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
     decision = gate.Gate(gate.Decision.AUTO, "")
     if failure is None:
         try:
-            decision = gate.decide(policy, rem.tags(), dry_run=dry_run)
+            decision = gate.decide(policy, rem.tags(), dry_run=dry_run,
+                                   account=finding.account)
             if decision.decision is gate.Decision.EXEMPT:
                 logger.info("exempt", extra={"reason": decision.reason})
                 return result.model_copy(update={"outcome": Outcome.EXEMPT,
@@ -128,6 +129,9 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
             plan = rem.plan()
         except AutoremediateError as exc:
             failure = exc
+    if isinstance(failure, NotApplicable):
+        logger.info("not applicable", extra={"reason": str(failure)})
+        return result.model_copy(update={"outcome": Outcome.IGNORED, "reason": str(failure)})
 
     incident, joined = ctx.store.open_or_join(_new_incident(finding, policy, resource, ctx))
     iid = incident.incident_id
@@ -136,6 +140,11 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
                      {**_detected(finding), "joined": joined})
     result = result.model_copy(update={"incident_id": iid})
 
+    if isinstance(failure, HandsOff):
+        ctx.store.append(iid, EntryKind.PLANNED, ACTOR, {"note": "record only; no change",
+                                                         "reason": str(failure)})
+        return result.model_copy(update={"outcome": Outcome.INCIDENT_OPENED,
+                                          "reason": str(failure)})
     if failure is not None or plan is None:
         reason = str(failure)
         ctx.store.append(iid, EntryKind.FAILED, ACTOR, {

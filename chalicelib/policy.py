@@ -33,7 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chalicelib.errors import PolicyError
-from chalicelib.finding import Finding, Source
+from chalicelib.finding import AccountId, Finding, Source
 from chalicelib.hipaa import CONTROLS
 
 EXEMPT_TAG = "autoremediate:exempt"
@@ -94,6 +94,8 @@ class Policy(BaseModel):
     fallback: bool = Field(default=False, description=(
         "apply only when no other policy matched the finding"))
     exempt_tag: str = EXEMPT_TAG
+    exempt_accounts: list[AccountId] = Field(default_factory=list, description=(
+        "accounts this policy never changes (account-level settings have no tags)"))
 
     # where it came from, for messages and ordering (not part of the YAML)
     file: str = Field(default="", exclude=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.act import build
+from chalicelib.act import build, call_json
 from chalicelib.context import Context
 from chalicelib.errors import AutoremediateError, Refused, RollbackConflict
 from chalicelib.log import logger
@@ -46,7 +46,7 @@ def rollback(ctx: Context, incident_id: str, *, actor: str,
         ctx.store.append(incident_id, EntryKind.FAILED, actor, {
             "stage": "rollback", "error": type(exc).__name__, "reason": str(exc)})
         raise
-    done = [c.model_dump(mode="json") for c in calls]
+    done = [call_json(c) for c in calls]
     ctx.store.append(incident_id, EntryKind.ROLLED_BACK, actor, {
         "calls": done, "restored": plan.before, "forced": force})
     ctx.store.update_incident(incident_id, status=Status.ROLLED_BACK)

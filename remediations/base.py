@@ -69,6 +69,8 @@ class ApiCall(BaseModel):
     service: str = Field(description="boto3 service name, e.g. s3")
     operation: str = Field(description="API operation, e.g. PutPublicAccessBlock")
     params: dict[str, Any] = Field(default_factory=dict, description="request parameters")
+    region: str | None = Field(default=None, description=(
+        "where the call is made when not the finding's region (a trail's home region)"))
 
     @property
     def action(self) -> str:
@@ -105,6 +107,13 @@ class Target:
     clients: Callable[[str], Any]
     params: BaseModel = field(default_factory=NoParams)
     kms_key: str | None = None
+    clients_in: Callable[[str], Callable[[str], Any]] | None = None
+
+    def region_clients(self, region: str) -> Callable[[str], Any]:
+        """Clients in the same account but another region (a trail's home region)."""
+        if region == self.region or self.clients_in is None:
+            return self.clients
+        return self.clients_in(region)
 
 
 R = TypeVar("R", bound="type[Remediation]")
@@ -175,7 +184,7 @@ class Remediation:
     def call(self, call: ApiCall) -> Any:
         from botocore import xform_name
 
-        client = self.target.clients(call.service)
+        client = self.target.region_clients(call.region or self.target.region)(call.service)
         with translate(f"{call.service}:{call.operation} on {self.target.resource.display}"):
             return getattr(client, xform_name(call.operation))(**call.params)
 

@@ -26,22 +26,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from chalicelib.aws import translate
-from chalicelib.errors import ConfigurationError, InvalidKey
+from remediations._kms import KeyParams, customer_key
 from remediations._s3 import BucketRemediation, read_optional
 from remediations.base import ApiCall, State, register
 
 KEY = "ServerSideEncryptionConfiguration"
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
-
-
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    kms_key: str | None = Field(
-        default=None, description="key id, ARN or alias; default REMEDIATION_KMS_KEY")
 
 
 def _rule(rule: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +54,7 @@ class S3DefaultEncryption(BucketRemediation):
         "s3:GetBucketTagging",
         "kms:DescribeKey",
     )
-    Params = Params
+    Params = KeyParams
 
     def read(self) -> State:
         s3 = self.target.clients("s3")
@@ -99,29 +89,4 @@ class S3DefaultEncryption(BucketRemediation):
 
     def key_arn(self) -> str:
         """Resolve the configured key to its ARN and check it can encrypt this bucket."""
-        params = self.target.params
-        key = getattr(params, "kms_key", None) or self.target.kms_key
-        if not key:
-            raise ConfigurationError(
-                "REMEDIATION_KMS_KEY is not set: name the customer-managed KMS key "
-                "(id, ARN or alias) that default encryption should use")
-        with translate(f"looking up KMS key {key} in {self.target.region}"):
-            meta = self.target.clients("kms").describe_key(KeyId=key)["KeyMetadata"]
-        arn = meta["Arn"]
-        problems = []
-        if meta.get("KeyState", "Enabled") != "Enabled" or not meta.get("Enabled", True):
-            problems.append(f"is {meta.get('KeyState', 'disabled')}")
-        usage = meta.get("KeyUsage", "ENCRYPT_DECRYPT")  # moto omits it for symmetric keys
-        if usage != "ENCRYPT_DECRYPT":
-            problems.append(f"has usage {usage}")
-        spec = meta.get("KeySpec") or meta.get("CustomerMasterKeySpec")
-        if spec != "SYMMETRIC_DEFAULT":
-            problems.append(f"is {spec}, not a symmetric key")
-        if meta.get("KeyManager", "CUSTOMER") != "CUSTOMER":
-            problems.append("is AWS-managed, not customer-managed")
-        if arn.split(":")[3] != self.target.region:
-            problems.append(f"is in {arn.split(':')[3]}, the bucket is in {self.target.region}")
-        if problems:
-            raise InvalidKey(f"KMS key {key} ({arn}) cannot encrypt the bucket: it "
-                             + "; it ".join(problems))
-        return str(arn)
+        return customer_key(self.target, "the bucket")

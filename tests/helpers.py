@@ -43,3 +43,26 @@ def default_encryption(s3: Any, bucket: str) -> dict[str, Any] | None:
         return dict(s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"])
     except s3.exceptions.ClientError:
         return None
+
+
+def cloudtrail_event(name: str, service: str, request: dict[str, Any] | None,
+                     response: dict[str, Any] | None = None, *,
+                     region: str = REGION) -> dict[str, Any]:
+    """A CloudTrail "AWS API Call" event for `service` (e.g. "kms"), built on a real sample."""
+    event = load_event("cloudtrail_delete_bucket_encryption")
+    event["source"], event["region"] = f"aws.{service}", region
+    event["detail"].update(eventName=name, eventSource=f"{service}.amazonaws.com",
+                           requestParameters=request, responseElements=response,
+                           awsRegion=region, eventID=str(uuid.uuid4()))
+    return event
+
+
+def config_event(rule: str, resource_type: str, resource_id: str) -> dict[str, Any]:
+    """A NON_COMPLIANT Config rule result for one resource, built on a real sample."""
+    event = load_event("config_s3_encryption_noncompliant")
+    detail = event["detail"]
+    detail.update(configRuleName=rule, resourceType=resource_type, resourceId=resource_id)
+    qualifier = detail["newEvaluationResult"]["evaluationResultIdentifier"][
+        "evaluationResultQualifier"]
+    qualifier.update(configRuleName=rule, resourceType=resource_type, resourceId=resource_id)
+    return event

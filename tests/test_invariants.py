@@ -33,6 +33,14 @@ KNOWN_ACTIONS = {
     "iam:DetachGroupPolicy", "iam:AttachGroupPolicy", "iam:ListPolicyTags",
     "iam:ListRoleTags", "iam:ListUserTags", "iam:ListRolePolicies", "iam:ListUserPolicies",
     "iam:ListGroupPolicies",
+    "cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:StartLogging",
+    "cloudtrail:StopLogging", "cloudtrail:UpdateTrail", "cloudtrail:ListTags",
+    "kms:GetKeyRotationStatus", "kms:EnableKeyRotation", "kms:DisableKeyRotation",
+    "kms:ListResourceTags", "kms:CancelKeyDeletion", "kms:EnableKey", "kms:DisableKey",
+    "kms:ScheduleKeyDeletion",
+    "sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes",
+    "sqs:ListQueueTags", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
+    "sns:ListTagsForResource",
     *PLATFORM_ACTIONS,
 }
 

@@ -14,22 +14,25 @@ from tests.conftest import CallLog
 
 @pytest.fixture
 def build(aws: None) -> Iterator[Any]:
-    """build(name, bucket, **params) -> a remediation whose every AWS call is checked
+    """build(name, bucket | resource=…, **params) -> a remediation whose every AWS call is checked
     against the permissions that remediation declares (and nothing else)."""
     made: list[tuple[type[Remediation], CallLog]] = []
 
-    def _build(name: str, bucket: str, *, env_key: str | None = None,
+    def _build(name: str, bucket: str = "", *, resource: Resource | None = None,
+               env_key: str | None = None, region: str = "us-east-1",
                **params: Any) -> Remediation:
         cls = load()[name]
-        session = boto3.session.Session(region_name="us-east-1")
+        session = boto3.session.Session(region_name=region)
         log = CallLog()
         session.events.register("before-call", log)
         made.append((cls, log))
-        target = Target(resource=Resource(type="AWS::S3::Bucket", id=bucket,
-                                          arn=f"arn:aws:s3:::{bucket}"),
-                        account="123456789012", region="us-east-1",
+        target = Target(resource=resource or Resource(type="AWS::S3::Bucket", id=bucket,
+                                                      arn=f"arn:aws:s3:::{bucket}"),
+                        account="123456789012", region=region,
                         clients=lambda service: session.client(service),
-                        params=cls.Params.model_validate(params), kms_key=env_key)
+                        params=cls.Params.model_validate(params), kms_key=env_key,
+                        clients_in=lambda other: lambda service: session.client(
+                            service, region_name=other))
         return cls(target)
 
     yield _build
