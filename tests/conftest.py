@@ -11,6 +11,7 @@ from chalicelib.config import Settings
 from chalicelib.context import Context
 from chalicelib.iam import BOOTSTRAP_ACTIONS, PLATFORM_ACTIONS, remediation_actions
 from remediations.base import iam_action
+from tests import moto_ext
 
 
 def _serialize_moto_dynamodb_writes() -> None:
@@ -36,6 +37,7 @@ def _serialize_moto_dynamodb_writes() -> None:
 
 
 _serialize_moto_dynamodb_writes()
+moto_ext.install()
 
 for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "DRY_RUN", "REMEDIATION_KMS_KEY",
             "REMEDIATION_APPROVERS", "REMEDIATION_SELF_ARNS", "SLACK_BOT_TOKEN"):

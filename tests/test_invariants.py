@@ -41,6 +41,13 @@ KNOWN_ACTIONS = {
     "sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes",
     "sqs:ListQueueTags", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
     "sns:ListTagsForResource",
+    "logs:DescribeLogGroups", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy",
+    "logs:ListTagsForResource", "logs:AssociateKmsKey", "logs:DisassociateKmsKey",
+    "config:DescribeConfigurationRecorderStatus", "config:StartConfigurationRecorder",
+    "config:StopConfigurationRecorder", "guardduty:ListDetectors", "guardduty:GetDetector",
+    "guardduty:CreateDetector", "guardduty:UpdateDetector",
+    "ec2:GetEbsEncryptionByDefault", "ec2:EnableEbsEncryptionByDefault",
+    "ec2:DisableEbsEncryptionByDefault",
     *PLATFORM_ACTIONS,
 }
 
