@@ -59,6 +59,7 @@ def request(ctx: Context, finding: Finding, policy: Policy, plan: Plan,
         "required": policy.approvals_required, "expires_at": expires.isoformat(),
         "reason": reason or f"policy {policy.name} requires approval",
         **({"held_group": group} if group else {}),
+        **({"notes": plan.notes} if plan.notes else {}),
         "before": plan.before, "after": plan.after, "calls": calls_json(plan)})
     if group is not None:
         state = ctx.store.hold(group, approval_id, account=finding.account,

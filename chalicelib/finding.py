@@ -264,7 +264,7 @@ _ARNS = {
 def _arn_for(rtype: str, rid: str, account: str, region: str) -> str | None:
     if rid.startswith("arn:"):
         return rid
-    if rtype == _QUEUE and rid.startswith("https://"):  # a queue URL: the name is last
+    if rtype == _QUEUE and "://" in rid:  # a queue URL: the name is its last segment
         rid = rid.rstrip("/").rsplit("/", 1)[-1]
     if rtype == _KEY and rid.startswith("alias/"):
         return f"arn:aws:kms:{region}:{account}:{rid}"

@@ -78,6 +78,8 @@ def approval_blocks(*, approval_id: str, policy: Policy, plan: Plan, incident_id
             {"type": "mrkdwn", "text": f"*Incident*\n{incident_id}"},
         ]},
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*Planned calls*\n{steps}"}},
+        *([{"type": "section", "text": {"type": "mrkdwn", "text": "*Before you approve*\n"
+            + "\n".join(f"• {note}" for note in plan.notes)}}] if plan.notes else []),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": (
             f"Approval {approval_id} · expires {expires_at} · "
             f"{required} approver{'s' if required > 1 else ''} needed · the resource is "

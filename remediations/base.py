@@ -91,6 +91,8 @@ class Plan(BaseModel):
     saved: dict[str, Any] = Field(default_factory=dict, description=(
         "evidence kept with the incident beyond before-state, e.g. a policy version's "
         "document before the version is deleted to make room"))
+    notes: list[str] = Field(default_factory=list, description=(
+        "what a human should know before approving (identifiers only, no documents)"))
 
     @property
     def is_noop(self) -> bool:
@@ -155,6 +157,11 @@ class Remediation:
     def transition(self, frm: State, to: State) -> list[ApiCall]:
         raise NotImplementedError
 
+    def notes(self, before: State, after: State) -> list[str]:
+        """What an approver should know about this change (ids and ARNs only: the notes
+        go to Slack). Default: nothing."""
+        return []
+
     def evidence(self) -> dict[str, Any]:
         """Anything the planned calls destroy that before-state does not already hold
         (set aside by `transition` while it plans them)."""
@@ -179,7 +186,7 @@ class Remediation:
         return Plan(remediation=self.name, resource=self.target.resource,
                     account=self.target.account, region=self.target.region,
                     before=before, after=after, calls=calls, record_only=self.record_only,
-                    saved=self.evidence())
+                    saved=self.evidence(), notes=self.notes(before, after) if calls else [])
 
     def call(self, call: ApiCall) -> Any:
         from botocore import xform_name

@@ -48,6 +48,8 @@ KNOWN_ACTIONS = {
     "guardduty:CreateDetector", "guardduty:UpdateDetector",
     "ec2:GetEbsEncryptionByDefault", "ec2:EnableEbsEncryptionByDefault",
     "ec2:DisableEbsEncryptionByDefault",
+    "lambda:GetFunctionConfiguration", "lambda:UpdateFunctionConfiguration",
+    "lambda:ListTags",
     *PLATFORM_ACTIONS,
 }
 

@@ -333,3 +333,22 @@ def test_held_fixes_share_one_message_with_approve_all(env: Context, slack: Slac
                           for m, b, _ in slack.calls if m == "chat.update"))
     assert ctx.store.pending_approvals() == []
     assert MARKER not in json.dumps([b for _, b, _ in slack.calls])
+
+
+def test_plan_notes_reach_the_approver_as_identifiers_only() -> None:
+    from chalicelib.finding import Resource
+    from chalicelib.notify import approval_blocks
+    from chalicelib.policy import Policy
+    from remediations.base import ApiCall, Plan
+
+    note = "arn:aws:iam::123456789012:role/etl must be allowed kms:Decrypt on arn:aws:kms:k"
+    plan = Plan(remediation="lambda_env_encryption", account="123456789012",
+                region="us-east-1", before={}, after={}, notes=[note],
+                resource=Resource(type="AWS::Lambda::Function", id="f"),
+                calls=[ApiCall(service="lambda", operation="UpdateFunctionConfiguration")])
+    policy = Policy(name="lambda-env-kms", trigger=[{"source": "cloudtrail", "kinds": ["X"]}],
+                    remediation="lambda_env_encryption", hipaa=["164.312(a)(2)(iv)"])
+    blocks = approval_blocks(approval_id="apr-1", policy=policy, plan=plan,
+                             incident_id="inc-1", detected="d", expires_at="e")
+    assert any("Before you approve" in json.dumps(b) and note in json.dumps(b)
+               for b in blocks)
