@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -65,13 +66,25 @@ SCENARIOS = {
 }
 
 
-def warm_latency(events: int) -> dict[str, list[float]]:
+def _account(settings: Any) -> tuple[Any, Any]:
+    """Inside mock_aws: the KMS key alias/bench, the state table; (s3 client, context)."""
     import boto3
-    from moto import mock_aws
 
     from chalicelib.aws import Aws
-    from chalicelib.config import Settings
     from chalicelib.context import Context
+
+    kms = boto3.client("kms", region_name="us-east-1")
+    kms.create_alias(AliasName="alias/bench",
+                     TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+    ctx = Context(settings=settings, aws=Aws())
+    ctx.store.ensure_table()
+    return boto3.client("s3", region_name="us-east-1"), ctx
+
+
+def warm_latency(events: int) -> dict[str, list[float]]:
+    from moto import mock_aws
+
+    from chalicelib.config import Settings
     from chalicelib.log import logger
     from chalicelib.pipeline import handle
 
@@ -81,14 +94,9 @@ def warm_latency(events: int) -> dict[str, list[float]]:
     for name, (sample, expected, public) in SCENARIOS.items():
         template = (ROOT / "tests" / "events" / f"{sample}.json").read_text()
         with mock_aws():
-            s3 = boto3.client("s3", region_name="us-east-1")
-            kms = boto3.client("kms", region_name="us-east-1")
-            kms.create_alias(AliasName="alias/bench",
-                             TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
             # no blast-radius cap: every event takes the full automatic path
-            ctx = Context(settings=Settings(table="bench", kms_key="alias/bench",
-                                            auto_limit_per_hour=0), aws=Aws())
-            ctx.store.ensure_table()
+            s3, ctx = _account(Settings(table="bench", kms_key="alias/bench",
+                                        auto_limit_per_hour=0))
             samples = []
             for i in range(events + 10):
                 bucket = f"bench-bucket-{i:05d}"
@@ -116,12 +124,9 @@ def storm(events: int, buckets: int, limit: int) -> None:
     import random
     import threading
 
-    import boto3
     from moto import mock_aws
 
-    from chalicelib.aws import Aws
     from chalicelib.config import Settings
-    from chalicelib.context import Context
     from chalicelib.pipeline import handle
 
     names = ("cloudtrail_put_bucket_policy", "guardduty_s3_anonymous_access_granted",
@@ -129,14 +134,8 @@ def storm(events: int, buckets: int, limit: int) -> None:
     templates = [(ROOT / "tests" / "events" / f"{n}.json").read_text() for n in names]
     rng = random.Random(7)
     with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        kms = boto3.client("kms", region_name="us-east-1")
-        kms.create_alias(AliasName="alias/bench",
-                         TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
-        ctx = Context(settings=Settings(table="storm", kms_key="alias/bench",
-                                        auto_limit_per_hour=limit, approvers=("U1",)),
-                      aws=Aws())
-        ctx.store.ensure_table()
+        s3, ctx = _account(Settings(table="storm", kms_key="alias/bench",
+                                    auto_limit_per_hour=limit, approvers=("U1",)))
         for b in range(buckets):
             s3.create_bucket(Bucket=f"storm-{b:04d}")
         queue = []

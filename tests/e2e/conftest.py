@@ -67,6 +67,13 @@ class Cli:
             raise AssertionError(f"not JSON: {proc.stdout!r} {proc.stderr!r}") from None
 
 
+def event_file(tmp_path: Path, event: dict[str, Any]) -> str:
+    """Write `event` where `remediate handle` can read it; returns the path."""
+    path = tmp_path / f"{event['id']}.json"
+    path.write_text(json.dumps(event))
+    return str(path)
+
+
 @pytest.fixture
 def cli(cli_env: dict[str, str]) -> Cli:
     return Cli(cli_env)

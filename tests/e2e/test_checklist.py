@@ -3,14 +3,13 @@ end-to-end test per family (audit trail, keys, encryption at rest, detective con
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import Cli, event_file
 from tests.helpers import cloudtrail_event, load_event
 
 
@@ -20,9 +19,7 @@ def _client(moto_url: str, service: str, region: str = "us-east-1") -> Any:
 
 
 def _handle(cli: Cli, tmp_path: Path, event: dict[str, Any], **kw: Any) -> tuple[int, Any]:
-    path = tmp_path / f"{event['id']}.json"
-    path.write_text(json.dumps(event))
-    return cli.json("handle", str(path), **kw)
+    return cli.json("handle", event_file(tmp_path, event), **kw)
 
 
 def _name(tmp_path: Path, prefix: str) -> str:

@@ -6,14 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import Cli, event_file
 from tests.helpers import ALL_ON, default_encryption, load_event, public_access_block
-
-
-def _write(tmp_path: Path, event: dict[str, Any]) -> str:
-    path = tmp_path / f"{event['id']}.json"
-    path.write_text(json.dumps(event))
-    return str(path)
 
 
 def test_handle_fixes_a_public_bucket_and_timeline_and_rollback_work(
@@ -21,7 +15,7 @@ def test_handle_fixes_a_public_bucket_and_timeline_and_rollback_work(
     bucket = f"e2e-{tmp_path.name}".lower().replace("_", "-")[:60]
     s3.create_bucket(Bucket=bucket)
     event = load_event("cloudtrail_put_bucket_policy", bucket=bucket)
-    code, out = cli.json("handle", _write(tmp_path, event))
+    code, out = cli.json("handle", event_file(tmp_path, event))
     assert code == 0, out
     assert out["outcome"] == "remediated" and out["event_id"] == event["id"]
     assert out["resource"] == f"arn:aws:s3:::{bucket}"
@@ -52,11 +46,11 @@ def test_handle_fixes_a_public_bucket_and_timeline_and_rollback_work(
 def test_dry_run_flag_and_env_change_nothing(cli: Cli, s3: Any, tmp_path: Path) -> None:
     bucket = f"dry-{tmp_path.name}".lower().replace("_", "-")[:60]
     s3.create_bucket(Bucket=bucket)
-    code, out = cli.json("handle", "--dry-run", _write(
+    code, out = cli.json("handle", "--dry-run", event_file(
         tmp_path, load_event("cloudtrail_delete_bucket_encryption", bucket=bucket)))
     assert (code, out["outcome"]) == (0, "dry_run")
     assert out["changes"][0]["operation"] == "PutBucketEncryption"
-    code, out = cli.json("handle", _write(
+    code, out = cli.json("handle", event_file(
         tmp_path, load_event("cloudtrail_put_bucket_policy", bucket=bucket)),
         env={"DRY_RUN": "true"})
     assert (code, out["outcome"]) == (0, "dry_run")
@@ -66,7 +60,7 @@ def test_dry_run_flag_and_env_change_nothing(cli: Cli, s3: Any, tmp_path: Path) 
 
 def test_failed_outcome_exits_1(cli: Cli, tmp_path: Path) -> None:
     event = load_event("cloudtrail_put_bucket_policy", bucket="no-such-bucket-e2e")
-    code, out = cli.json("handle", _write(tmp_path, event))
+    code, out = cli.json("handle", event_file(tmp_path, event))
     assert (code, out["outcome"]) == (1, "failed")
     assert "NoSuchBucket" in out["reason"] and out["incident_id"]
 
@@ -129,7 +123,7 @@ def test_wildcard_policy_waits_for_approval_then_fixes_and_rolls_back(
             "PolicyVersion"]["Document"]
 
     env = {"REMEDIATION_APPROVERS": "U_ONCALL"}
-    code, out = cli.json("handle", _write(tmp_path, event), env=env)
+    code, out = cli.json("handle", event_file(tmp_path, event), env=env)
     assert (code, out["outcome"]) == (0, "approval_requested"), out
     assert out["approval_id"] and out["changes"][0]["operation"] == "CreatePolicyVersion"
     assert default_doc() == original
@@ -156,9 +150,10 @@ def test_wildcard_policy_waits_for_approval_then_fixes_and_rolls_back(
 def test_incidents_evidence_and_html_timeline(cli: Cli, s3: Any, tmp_path: Path) -> None:
     bucket = f"ev-{tmp_path.name}".lower().replace("_", "-")[:60]
     s3.create_bucket(Bucket=bucket)
-    code, fixed = cli.json("handle", _write(
+    code, fixed = cli.json("handle", event_file(
         tmp_path, load_event("cloudtrail_put_bucket_policy", bucket=bucket)))
-    code, opened = cli.json("handle", _write(tmp_path, load_event("guardduty_ec2_ssh_bruteforce")))
+    code, opened = cli.json("handle", event_file(tmp_path,
+                                                 load_event("guardduty_ec2_ssh_bruteforce")))
     assert opened["outcome"] == "incident_opened"
 
     code, listed = cli.json("incidents", "--format", "json")

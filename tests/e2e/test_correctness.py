@@ -8,18 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.emulator import free_port
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import Cli, event_file
 from tests.helpers import ALL_ON, load_event, public_access_block
 
 
 def _bucket(tmp_path: Path, suffix: str = "") -> str:
     return f"e2e-{tmp_path.name}{suffix}".lower().replace("_", "-")[:60]
-
-
-def _write(tmp_path: Path, event: dict[str, Any]) -> str:
-    path = tmp_path / f"{event['id']}.json"
-    path.write_text(json.dumps(event))
-    return str(path)
 
 
 def test_guardduty_management_event_finding_blocks_the_bucket_it_names(
@@ -28,7 +22,7 @@ def test_guardduty_management_event_finding_blocks_the_bucket_it_names(
     s3.create_bucket(Bucket=bucket)
     event = load_event("guardduty_s3_anonymous_access_granted", bucket=bucket)
     assert event["detail"]["resource"]["resourceType"] == "AccessKey"
-    code, out = cli.json("handle", _write(tmp_path, event))
+    code, out = cli.json("handle", event_file(tmp_path, event))
     assert code == 0, out
     assert (out["outcome"], out["resource"]) == ("remediated", f"arn:aws:s3:::{bucket}")
     assert public_access_block(s3, bucket) == ALL_ON
@@ -44,7 +38,7 @@ def test_a_dead_state_store_prints_the_reason_and_changes_nothing(
     bucket = _bucket(tmp_path)
     s3.create_bucket(Bucket=bucket)
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    proc = cli("handle", _write(tmp_path, load_event("cloudtrail_put_bucket_policy",
+    proc = cli("handle", event_file(tmp_path, load_event("cloudtrail_put_bucket_policy",
                                                      bucket=bucket)),
                env={"AWS_ENDPOINT_URL_DYNAMODB": dead})
     assert proc.returncode == 1
@@ -62,7 +56,7 @@ def test_held_fixes_are_listed_and_approved_at_once(cli: Cli, s3: Any,
     buckets = [_bucket(tmp_path, f"-{n}") for n in range(3)]
     for bucket in buckets:
         s3.create_bucket(Bucket=bucket)
-        code, out = cli.json("handle", _write(tmp_path, load_event(
+        code, out = cli.json("handle", event_file(tmp_path, load_event(
             "cloudtrail_put_bucket_policy", bucket=bucket)), env=env)
         assert code == 0, out
     code, pending = cli.json("approvals", env=env)
