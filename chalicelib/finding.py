@@ -157,6 +157,12 @@ _KEY = "AWS::KMS::Key"
 _QUEUE = "AWS::SQS::Queue"
 _TOPIC = "AWS::SNS::Topic"
 _FUNCTION = "AWS::Lambda::Function"
+_SG = "AWS::EC2::SecurityGroup"
+_VPC = "AWS::EC2::VPC"
+_SNAPSHOT = "AWS::EC2::Snapshot"
+_DB = "AWS::RDS::DBInstance"
+_DB_SNAPSHOT = "AWS::RDS::DBSnapshot"
+_CLUSTER_SNAPSHOT = "AWS::RDS::DBClusterSnapshot"
 ACCOUNT = "AWS::::Account"  # an account-level setting, per region: id "<account>/<region>"
 
 # (source, kind) -> (resource type, JMESPath to the resource id). Config events name both
@@ -212,6 +218,22 @@ RESOURCE_PATHS: dict[tuple[Source, str], tuple[str, str]] = {
                                                 "detail.requestParameters.cacheClusterId"),
     (Source.CLOUDTRAIL, "CreateReplicationGroup"): (
         "AWS::ElastiCache::ReplicationGroup", "detail.requestParameters.replicationGroupId"),
+    # network paths and public copies
+    (Source.CLOUDTRAIL, "AuthorizeSecurityGroupIngress"): (_SG, "detail.requestParameters.groupId"),
+    (Source.CLOUDTRAIL, "AuthorizeSecurityGroupEgress"): (_SG, "detail.requestParameters.groupId"),
+    (Source.CLOUDTRAIL, "CreateVpc"): (_VPC, "detail.responseElements.vpc.vpcId"),
+    (Source.CLOUDTRAIL, "DeleteFlowLogs"): (ACCOUNT, "detail.recipientAccountId"),
+    (Source.CLOUDTRAIL, "ModifySnapshotAttribute"): (_SNAPSHOT,
+                                                     "detail.requestParameters.snapshotId"),
+    (Source.CLOUDTRAIL, "ModifyDBSnapshotAttribute"): (
+        _DB_SNAPSHOT, "detail.requestParameters.dBSnapshotIdentifier"),
+    (Source.CLOUDTRAIL, "ModifyDBClusterSnapshotAttribute"): (
+        _CLUSTER_SNAPSHOT, "detail.requestParameters.dBClusterSnapshotIdentifier"),
+    (Source.CLOUDTRAIL, "ModifyDBInstance"): (_DB, "detail.requestParameters.dBInstanceIdentifier"),
+    (Source.CLOUDTRAIL, "CreateDBInstance"): (_DB, "detail.requestParameters.dBInstanceIdentifier"),
+    (Source.CLOUDTRAIL, "PutAccountPublicAccessBlock"): (ACCOUNT, "detail.recipientAccountId"),
+    (Source.CLOUDTRAIL, "DeleteAccountPublicAccessBlock"): (ACCOUNT,
+                                                            "detail.recipientAccountId"),
 }
 
 # GuardDuty findings about a setting rather than the key that changed it: the resource is
@@ -258,6 +280,12 @@ _ARNS = {
     _QUEUE: "arn:aws:sqs:{region}:{account}:{id}",
     _TOPIC: "arn:aws:sns:{region}:{account}:{id}",
     _FUNCTION: "arn:aws:lambda:{region}:{account}:function:{id}",
+    _SG: "arn:aws:ec2:{region}:{account}:security-group/{id}",
+    _VPC: "arn:aws:ec2:{region}:{account}:vpc/{id}",
+    _SNAPSHOT: "arn:aws:ec2:{region}::snapshot/{id}",
+    _DB: "arn:aws:rds:{region}:{account}:db:{id}",
+    _DB_SNAPSHOT: "arn:aws:rds:{region}:{account}:snapshot:{id}",
+    _CLUSTER_SNAPSHOT: "arn:aws:rds:{region}:{account}:cluster-snapshot:{id}",
 }
 
 

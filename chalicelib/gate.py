@@ -18,6 +18,7 @@ from chalicelib.policy import Mode, Policy
 
 
 class Decision(StrEnum):
+    NOT_SELECTED = "not_selected"
     EXEMPT = "exempt"
     DRY_RUN = "dry_run"
     APPROVAL = "approval"
@@ -63,10 +64,16 @@ def is_own_change(finding: Finding, *, ours: Iterable[str], role_name: str) -> b
 
 def decide(policy: Policy, tags: Mapping[str, str], *, dry_run: bool,
            account: str | None = None) -> Gate:
-    """Exempt when tagged (or the account is in the policy's `exempt_accounts`: account-level
+    """Not selected when the policy's `resource_tags` are not all on the resource; exempt
+    when tagged (or the account is in the policy's `exempt_accounts`: account-level
     settings have no tags); else dry-run (global, CLI flag or policy), approval or auto."""
     if account is not None and account in policy.exempt_accounts:
         return Gate(Decision.EXEMPT, f"account {account} is exempt from policy {policy.name}")
+    missing = {k: v for k, v in policy.resource_tags.items() if tags.get(k) != v}
+    if missing:
+        wanted = ", ".join(f"{k}={v}" for k, v in sorted(missing.items()))
+        return Gate(Decision.NOT_SELECTED, f"policy {policy.name} acts only on resources "
+                                           f"tagged {wanted}")
     value = tags.get(policy.exempt_tag)
     if value is not None and value.strip().lower() == "true":
         return Gate(Decision.EXEMPT, f"resource tagged {policy.exempt_tag}=true")

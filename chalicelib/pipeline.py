@@ -122,6 +122,10 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
         try:
             decision = gate.decide(policy, rem.tags(), dry_run=dry_run,
                                    account=finding.account)
+            if decision.decision is gate.Decision.NOT_SELECTED:
+                logger.info("not selected", extra={"reason": decision.reason})
+                return result.model_copy(update={"outcome": Outcome.IGNORED,
+                                                  "reason": decision.reason})
             if decision.decision is gate.Decision.EXEMPT:
                 logger.info("exempt", extra={"reason": decision.reason})
                 return result.model_copy(update={"outcome": Outcome.EXEMPT,

@@ -50,6 +50,9 @@ KNOWN_ACTIONS = {
     "ec2:DisableEbsEncryptionByDefault",
     "lambda:GetFunctionConfiguration", "lambda:UpdateFunctionConfiguration",
     "lambda:ListTags",
+    "ec2:DescribeSecurityGroupRules", "ec2:DescribeSecurityGroups",
+    "ec2:RevokeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:RevokeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupEgress",
     *PLATFORM_ACTIONS,
 }
 
