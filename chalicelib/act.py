@@ -45,6 +45,7 @@ def build(ctx: Context, name: str, resource: Resource, *, account: str, region: 
                       clients=ctx.aws.client_factory(account=account, region=region),
                       params=cls.Params.model_validate(params),
                       kms_key=ctx.settings.kms_key,
+                      flow_logs_destination=ctx.settings.flow_logs_destination,
                       clients_in=lambda other: ctx.aws.client_factory(account=account,
                                                                       region=other)))
 

@@ -94,13 +94,21 @@ class Aws:
             self._identity = {k: ident[k] for k in ("Account", "Arn", "UserId")}
         return self._identity
 
-    def _config(self) -> Any:
+    def _config(self, service: str = "") -> Any:
+        import os
+
         from botocore.config import Config
 
         # Standard mode retries throttling and transient 5xx only: safe for our calls, which
         # are all idempotent puts of a full configuration.
-        return Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5,
-                      read_timeout=20)
+        config = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5,
+                        read_timeout=20)
+        if service == "s3control" and (os.environ.get("AWS_ENDPOINT_URL")
+                                       or os.environ.get("AWS_ENDPOINT_URL_S3CONTROL")):
+            # S3 Control puts the account id in the host name (ACCOUNT.s3-control…); a local
+            # emulator's endpoint has no such host, so keep the request on the endpoint given
+            config = config.merge(Config(inject_host_prefix=False))
+        return config
 
     def home_client(self, service: str, region: str | None = None) -> Any:
         """A client in our own (security) account."""
@@ -109,7 +117,7 @@ class Aws:
         with self._lock:
             if key not in self._clients:
                 self._clients[key] = self.session().client(service, region_name=region,
-                                                           config=self._config())
+                                                           config=self._config(service))
             return self._clients[key]
 
     def client(self, service: str, *, account: str, region: str) -> Any:
@@ -121,7 +129,7 @@ class Aws:
         with self._lock:
             if fresh or key not in self._clients:
                 self._clients[key] = session.client(service, region_name=region,
-                                                    config=self._config())
+                                                    config=self._config(service))
             return self._clients[key]
 
     def _member_session(self, account: str) -> tuple[Any, bool]:

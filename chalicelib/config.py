@@ -51,6 +51,7 @@ class Settings:
     role_name: str = "autoremediate-member"
     policy_dir: Path = field(default_factory=default_policy_dir)
     auto_limit_per_hour: int = 50
+    flow_logs_destination: str | None = None
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_channel: str | None = None
@@ -69,6 +70,7 @@ class Settings:
             table=env.get("REMEDIATION_TABLE") or "autoremediate",
             auto_limit_per_hour=int(raw_limit),
             kms_key=env.get("REMEDIATION_KMS_KEY") or None,
+            flow_logs_destination=env.get("REMEDIATION_FLOW_LOGS_DESTINATION") or None,
             dry_run=_flag(env, "DRY_RUN"),
             approvers=_csv(env, "REMEDIATION_APPROVERS"),
             self_arns=_csv(env, "REMEDIATION_SELF_ARNS"),

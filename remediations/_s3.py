@@ -8,6 +8,11 @@ from typing import Any
 from chalicelib.aws import translate
 from remediations.base import Remediation
 
+# the four Block Public Access flags, for a bucket and for the account alike
+BLOCK_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
+               "RestrictPublicBuckets")
+BLOCK_KEY = "PublicAccessBlockConfiguration"
+
 
 def read_optional(what: str, missing_code: str, fetch: Callable[[], Any]) -> Any | None:
     """Run `fetch`; a ClientError with `missing_code` means "not configured" and gives None.

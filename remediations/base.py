@@ -46,6 +46,9 @@ IAM_ACTION_OVERRIDES: dict[str, str] = {
     "s3:PutBucketEncryption": "s3:PutEncryptionConfiguration",
     "s3:DeleteBucketEncryption": "s3:PutEncryptionConfiguration",
     "s3:HeadBucket": "s3:ListBucket",
+    "s3control:GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock",
+    "s3control:PutPublicAccessBlock": "s3:PutAccountPublicAccessBlock",
+    "s3control:DeletePublicAccessBlock": "s3:PutAccountPublicAccessBlock",
 }
 
 
@@ -109,6 +112,7 @@ class Target:
     clients: Callable[[str], Any]
     params: BaseModel = field(default_factory=NoParams)
     kms_key: str | None = None
+    flow_logs_destination: str | None = None
     clients_in: Callable[[str], Callable[[str], Any]] | None = None
 
     def region_clients(self, region: str) -> Callable[[str], Any]:

@@ -18,11 +18,10 @@ back exactly those flags, or deletes the block when there was none.
 
 from __future__ import annotations
 
+from remediations._s3 import BLOCK_FLAGS as FLAGS
+from remediations._s3 import BLOCK_KEY as KEY
 from remediations._s3 import BucketRemediation, read_optional
 from remediations.base import ApiCall, State, register
-
-FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-KEY = "PublicAccessBlockConfiguration"
 
 
 @register("s3_block_public_access")

@@ -7,6 +7,9 @@ are tested end to end against the same emulator as the rest (in-process and serv
   cannot).
 - Lambda `UpdateFunctionConfiguration` with `KMSKeyArn`: moto ignores it; real Lambda sets
   the key that encrypts the environment variables ("" removes it).
+- EC2 `CreateFlowLogs` to an S3 destination with a prefix (`arn:aws:s3:::bucket/prefix/`):
+  moto looks for a bucket named `bucket/prefix/` and fails; real EC2 checks the bucket and
+  keeps the prefix.
 """
 
 from __future__ import annotations
@@ -33,6 +36,23 @@ def install() -> None:
         return ""
 
     from moto.awslambda.models import LambdaFunction
+    from moto.ec2.models.flow_logs import FlowLogsBackend
+
+    if not getattr(FlowLogsBackend.create_flow_logs, "_takes_prefix", False):
+        create = FlowLogsBackend.create_flow_logs
+
+        def create_flow_logs(self: Any, **kwargs: Any) -> Any:
+            destination = kwargs.get("log_destination")
+            if (kwargs.get("log_destination_type") == "s3" and destination
+                    and "/" in destination.split(":", 5)[5]):
+                kwargs["log_destination"] = destination.split("/", 1)[0]  # the bucket
+            made, failed = create(self, **kwargs)
+            for flow_log in made:
+                flow_log.log_destination = destination
+            return made, failed
+
+        create_flow_logs._takes_prefix = True  # type: ignore[attr-defined]
+        FlowLogsBackend.create_flow_logs = create_flow_logs  # type: ignore[method-assign]
 
     if not getattr(LambdaFunction.update_configuration, "_takes_kms_key", False):
         original = LambdaFunction.update_configuration

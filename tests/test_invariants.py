@@ -53,6 +53,13 @@ KNOWN_ACTIONS = {
     "ec2:DescribeSecurityGroupRules", "ec2:DescribeSecurityGroups",
     "ec2:RevokeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupIngress",
     "ec2:RevokeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupEgress",
+    "ec2:DescribeSnapshots", "ec2:DescribeSnapshotAttribute", "ec2:ModifySnapshotAttribute",
+    "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots",
+    "rds:DescribeDBSnapshotAttributes", "rds:DescribeDBClusterSnapshotAttributes",
+    "rds:ModifyDBSnapshotAttribute", "rds:ModifyDBClusterSnapshotAttribute",
+    "rds:ListTagsForResource", "rds:DescribeDBInstances", "rds:ModifyDBInstance",
+    "ec2:DescribeVpcs", "ec2:DescribeFlowLogs", "ec2:CreateFlowLogs", "ec2:DeleteFlowLogs",
+    "s3:GetAccountPublicAccessBlock", "s3:PutAccountPublicAccessBlock",
     *PLATFORM_ACTIONS,
 }
 

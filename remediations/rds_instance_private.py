@@ -1,0 +1,82 @@
+"""Make an RDS instance not publicly accessible (after approval).
+
+A publicly accessible instance gets a public DNS name and IP: the database is one
+security-group rule away from the internet. CloudTrail names instances by identifier,
+Config by resource id (`db-…`): both resolve to the instance's ARN. It runs in approve
+mode: clients that connect from outside the VPC lose access.
+
+Example policy:
+
+```yaml
+- name: rds-instance-private
+  trigger:
+    - source: cloudtrail
+      kinds: [ModifyDBInstance, CreateDBInstance]
+  remediation: rds_instance_private
+  mode: approve
+  hipaa: ["164.312(a)(1)", "164.312(e)(1)"]
+```
+
+Before-state is `PubliclyAccessible`; rollback sets it back (applied immediately).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.aws import translate
+from chalicelib.errors import ResourceGone
+from chalicelib.finding import Resource
+from remediations.base import ApiCall, Remediation, State, register
+
+
+@register("rds_instance_private")
+class RdsInstancePrivate(Remediation):
+    """Turn off public accessibility of an RDS instance."""
+
+    summary = "Make the DB instance not publicly accessible"
+    resource_types = ("AWS::RDS::DBInstance",)
+    permissions = ("rds:DescribeDBInstances", "rds:ModifyDBInstance",
+                   "rds:ListTagsForResource")
+
+    _instance: dict[str, Any] | None = None
+
+    @property
+    def rds(self) -> Any:
+        return self.target.clients("rds")
+
+    def instance(self) -> dict[str, Any]:
+        """The instance, found by identifier or Config's resource id (DbiResourceId)."""
+        ref = self.target.resource.arn or self.target.resource.id
+        wanted = ref.rsplit(":", 1)[-1] if ref.startswith("arn:") else ref
+        with translate(f"finding DB instance {wanted}"):
+            for page in self.rds.get_paginator("describe_db_instances").paginate():
+                for db in page["DBInstances"]:
+                    if wanted in (db["DBInstanceIdentifier"], db.get("DbiResourceId")):
+                        self._instance = dict(db)
+                        return self._instance
+        raise ResourceGone(f"no DB instance {wanted}")
+
+    def resolve(self) -> Resource:
+        found = self.target.resource
+        arn = str(self.instance()["DBInstanceArn"])
+        self.target.resource = Resource(type=found.type, id=arn, arn=arn, tags=found.tags)
+        return self.target.resource
+
+    def read(self) -> State:
+        return {"PubliclyAccessible": bool(self.instance().get("PubliclyAccessible"))}
+
+    def desired(self, before: State) -> State:
+        return {"PubliclyAccessible": False}
+
+    def transition(self, frm: State, to: State) -> list[ApiCall]:
+        name = (self._instance or self.instance())["DBInstanceIdentifier"]
+        return [ApiCall(service="rds", operation="ModifyDBInstance", params={
+            "DBInstanceIdentifier": name, "PubliclyAccessible": to["PubliclyAccessible"],
+            "ApplyImmediately": True})]
+
+    def tags(self) -> dict[str, str]:
+        arn = str((self._instance or self.instance())["DBInstanceArn"])
+        with translate(f"reading tags of {arn}"):
+            tags = self.rds.list_tags_for_resource(ResourceName=arn).get("TagList", [])
+        return {t["Key"]: t["Value"] for t in tags}
