@@ -59,6 +59,13 @@ def error_code(exc: BaseException) -> str | None:
     return None
 
 
+def _strip_account_host(request: Any, **_: Any) -> None:
+    """`http://123456789012.127.0.0.1:5000/…` -> `http://127.0.0.1:5000/…`."""
+    import re
+
+    request.url = re.sub(r"//\d{12}\.", "//", request.url, count=1)
+
+
 class Aws:
     """Sessions and clients, created lazily and reused across events in a warm Lambda.
 
@@ -94,21 +101,24 @@ class Aws:
             self._identity = {k: ident[k] for k in ("Account", "Arn", "UserId")}
         return self._identity
 
-    def _config(self, service: str = "") -> Any:
-        import os
-
+    def _config(self) -> Any:
         from botocore.config import Config
 
         # Standard mode retries throttling and transient 5xx only: safe for our calls, which
         # are all idempotent puts of a full configuration.
-        config = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5,
-                        read_timeout=20)
+        return Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5,
+                      read_timeout=20)
+
+    def _new_client(self, session: Any, service: str, region: str) -> Any:
+        import os
+
+        client = session.client(service, region_name=region, config=self._config())
         if service == "s3control" and (os.environ.get("AWS_ENDPOINT_URL")
                                        or os.environ.get("AWS_ENDPOINT_URL_S3CONTROL")):
-            # S3 Control puts the account id in the host name (ACCOUNT.s3-control…); a local
-            # emulator's endpoint has no such host, so keep the request on the endpoint given
-            config = config.merge(Config(inject_host_prefix=False))
-        return config
+            # S3 Control puts the account id in the host name (ACCOUNT.host); a local
+            # emulator has no such host: keep its requests on the endpoint given
+            client.meta.events.register("before-sign.s3-control.*", _strip_account_host)
+        return client
 
     def home_client(self, service: str, region: str | None = None) -> Any:
         """A client in our own (security) account."""
@@ -116,8 +126,7 @@ class Aws:
         key = ("home", region, service)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self.session().client(service, region_name=region,
-                                                           config=self._config(service))
+                self._clients[key] = self._new_client(self.session(), service, region)
             return self._clients[key]
 
     def client(self, service: str, *, account: str, region: str) -> Any:
@@ -128,8 +137,7 @@ class Aws:
         key = (account, region, service)
         with self._lock:
             if fresh or key not in self._clients:
-                self._clients[key] = session.client(service, region_name=region,
-                                                    config=self._config(service))
+                self._clients[key] = self._new_client(session, service, region)
             return self._clients[key]
 
     def _member_session(self, account: str) -> tuple[Any, bool]:

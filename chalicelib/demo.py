@@ -9,6 +9,7 @@
 4. lab-results is replayed in dry-run: a plan, no change. research-share is exempt.
 5. GuardDuty sees SSH brute force: an incident opens with its breach notification clock.
 6. Someone stops the audit trail: logging is back on within the same second.
+7. SSH is opened to the internet: that one rule goes; HTTPS and the office's SSH stay.
 
 Timelines (JSON, Markdown, HTML), the evidence report and an index land in demo-output/.
 """
@@ -109,6 +110,27 @@ def _setup(ctx: Context) -> str:
     return str(policy["Policy"]["Arn"])
 
 
+def _api_group(ctx: Context) -> str:
+    """The PHI API's security group: 443 from anywhere, SSH from the office network."""
+    ec2 = ctx.aws.home_client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    group = ec2.create_security_group(GroupName="phi-api", Description="PHI API",
+                                      VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+         "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "public API"}]},
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+         "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "office"}]}])
+    return str(group)
+
+
+def _ingress(ctx: Context, group: str) -> str:
+    rules = ctx.aws.home_client("ec2").describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
+    return ", ".join(sorted(f"{r['FromPort']} from {r.get('CidrIpv4')}" for r in rules
+                            if not r["IsEgress"]))
+
+
 class Story:
     def __init__(self, console: Console, ctx: Context) -> None:
         self.console = console
@@ -176,6 +198,7 @@ def run(*, output: Path) -> int:
         with console.status("Creating the state table and the demo account..."):
             ctx.store.ensure_table()
             policy_arn = _setup(ctx)
+            api_group = _api_group(ctx)
         console.print("Buckets [cyan]patient-records[/] (public policy, unencrypted), "
                       "[cyan]lab-results[/], [cyan]research-share[/] (tagged exempt); "
                       "IAM policy [cyan]etl-ops[/] with a wildcard statement.\n")
@@ -236,6 +259,22 @@ def run(*, output: Path) -> int:
         back_on = trail.get_trail_status(Name=trail_arn)["IsLogging"]
         console.print(f"    phi-audit-trail logging: {'on' if back_on else 'OFF'} again "
                       f"{(time.perf_counter() - stopped) * 1000:.0f} ms after the event")
+
+        console.print("[bold]7. SSH opened to the internet")
+        ctx.aws.home_client("ec2").authorize_security_group_ingress(
+            GroupId=api_group, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22,
+                                               "ToPort": 22,
+                                               "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+
+        def opened(event: dict[str, Any]) -> None:
+            event["detail"]["requestParameters"]["groupId"] = api_group
+
+        console.print(f"    phi-api ingress now: {_ingress(ctx, api_group)}")
+        story.event("AuthorizeSecurityGroupIngress 22 from 0.0.0.0/0 on phi-api",
+                    _event("cloudtrail_authorize_security_group_ingress", "demo-0009",
+                           edit=opened))
+        console.print(f"    phi-api ingress after: {_ingress(ctx, api_group)} "
+                      "(only the world-open SSH rule went)")
 
         console.print()
         console.print(story.table)

@@ -18,7 +18,8 @@ Example policy:
   hipaa: ["164.312(e)(1)"]
 ```
 
-Before-state is the offending rules by content; rollback re-authorizes exactly those.
+Before- and after-state are all the group's egress rules by content; rollback
+re-authorizes exactly the revoked ones.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ Example policy (a public load balancer's group may also allow 80):
   hipaa: ["164.312(a)(1)", "164.312(e)(1)"]
 ```
 
-Before-state is the offending rules by content; rollback re-authorizes exactly those.
+Before- and after-state are all the group's ingress rules by content (the timeline's diff
+shows what went and what stayed); rollback re-authorizes exactly the revoked ones.
 """
 
 from __future__ import annotations
@@ -46,13 +47,18 @@ class SgRevokeOpenIngress(SecurityGroupRemediation):
     Params = Params
     egress = False
 
+    @property
+    def direction(self) -> str:
+        return "Egress" if self.egress else "Ingress"
+
     def read(self) -> State:
-        allowed = list(getattr(self.target.params, "allowed_ports", [443]))
-        return {"OpenRules": [r for r in self.rules(egress=self.egress)
-                              if is_world_open(r) and open_on_disallowed_port(r, allowed)]}
+        # every rule of the direction, so the timeline's before/after shows what stayed
+        return {self.direction: self.rules(egress=self.egress)}
 
     def desired(self, before: State) -> State:
-        return {"OpenRules": []}
+        allowed = list(getattr(self.target.params, "allowed_ports", [443]))
+        return {self.direction: [r for r in before[self.direction] if not (
+            is_world_open(r) and open_on_disallowed_port(r, allowed))]}
 
     def transition(self, frm: State, to: State) -> list[ApiCall]:
-        return self.rule_calls(frm["OpenRules"], to["OpenRules"], egress=self.egress)
+        return self.rule_calls(frm[self.direction], to[self.direction], egress=self.egress)
