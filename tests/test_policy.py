@@ -167,3 +167,22 @@ def test_a_condition_the_event_data_cannot_satisfy_does_not_fire() -> None:
     event["detail"]["requestParameters"]["bucketPolicy"]["Statement"] = [
         {"Effect": "Allow", "Principal": {"AWS": 5}, "Action": "s3:GetObject"}]
     assert _matched(event) == ["s3-block-public-access"]
+
+
+def test_resource_tags_and_exempt_accounts_are_validated_with_file_and_line(
+        tmp_path: Path) -> None:
+    from chalicelib.errors import PolicyError
+
+    _write(tmp_path, "tags.yaml", """policies:
+  - name: egress
+    trigger: [{source: cloudtrail, kinds: [AuthorizeSecurityGroupEgress]}]
+    remediation: sg_revoke_open_egress
+    hipaa: ["164.312(e)(1)"]
+    resource_tags: {data-classification: [phi]}
+    exempt_accounts: ["12345"]
+""")
+    with pytest.raises(PolicyError) as caught:
+        load_policies(tmp_path)
+    text = "\n".join(caught.value.problems)
+    assert "tags.yaml:6: policy 'egress': resource_tags.data-classification" in text
+    assert "tags.yaml:7: policy 'egress': exempt_accounts.0" in text

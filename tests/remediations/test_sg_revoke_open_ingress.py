@@ -100,3 +100,20 @@ def test_allowed_ports_are_a_policy_parameter(aws: None, ec2: Any, tmp_path: Pat
 def test_a_narrow_cidr_triggers_nothing(ctx: Context, ec2: Any) -> None:
     group = _group(ec2)
     assert handle(opened(group, cidr="10.0.0.0/8"), ctx)[0].outcome is Outcome.IGNORED
+
+
+def test_group_references_and_prefix_lists_stay_whatever_their_ports(ctx: Context,
+                                                                    ec2: Any) -> None:
+    group, other = _group(ec2), _group(ec2, "bastion")
+    prefix = ec2.create_managed_prefix_list(PrefixListName="office", MaxEntries=2,
+                                            AddressFamily="IPv4")["PrefixList"]["PrefixListId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+         "UserIdGroupPairs": [{"GroupId": other}], "PrefixListIds": [{"PrefixListId": prefix}],
+         "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    assert handle(opened(group), ctx)[0].outcome is Outcome.REMEDIATED
+    left = ec2.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
+    peers = sorted(str(r.get("ReferencedGroupInfo", {}).get("GroupId") or r.get("PrefixListId"))
+                   for r in left if not r["IsEgress"])
+    assert peers == sorted([other, prefix])
