@@ -12,6 +12,7 @@ from typing import Any
 from chalicelib.context import Context
 from chalicelib.errors import AutoremediateError
 from chalicelib.finding import Finding, Resource
+from chalicelib.gate import is_ours
 from chalicelib.log import logger
 from chalicelib.outcome import Outcome
 from chalicelib.policy import Policy
@@ -46,6 +47,8 @@ def build(ctx: Context, name: str, resource: Resource, *, account: str, region: 
                       params=cls.Params.model_validate(params),
                       kms_key=ctx.settings.kms_key,
                       flow_logs_destination=ctx.settings.flow_logs_destination,
+                      is_ours=lambda arn: is_ours([arn], ours=ctx.own_principals(),
+                                                  role_name=ctx.settings.role_name),
                       clients_in=lambda other: ctx.aws.client_factory(account=account,
                                                                       region=other)))
 

@@ -217,7 +217,7 @@ def _carry_out_approved(ctx: Context, item: dict[str, Any], finding: Finding,
         notify.approval_closed(ctx, item, headline=f":white_check_mark: Approved by <@{who}>;"
                                " the resource was already compliant, nothing was changed.")
         return _result(item, Outcome.COMPLIANT)
-    if fresh.calls != approved.calls or fresh.before != approved.before:
+    if not rem.unchanged(approved, fresh):
         why = ("the resource changed after the approval was requested; the approved plan "
                "no longer matches, so nothing was applied")
         ctx.store.append(incident_id, EntryKind.FAILED, ACTOR, {

@@ -164,6 +164,7 @@ _DB = "AWS::RDS::DBInstance"
 _DB_SNAPSHOT = "AWS::RDS::DBSnapshot"
 _CLUSTER_SNAPSHOT = "AWS::RDS::DBClusterSnapshot"
 ACCOUNT = "AWS::::Account"  # an account-level setting, per region: id "<account>/<region>"
+ACCESS_KEY = "AWS::IAM::AccessKey"  # id "<user name>/<access key id>"
 
 # (source, kind) -> (resource type, JMESPath to the resource id). Config events name both
 # in detail.resourceType / detail.resourceId, so they need no row.
@@ -463,6 +464,8 @@ def _access_key_principal(key: dict[str, Any], account: str) -> tuple[
         return Resource(type="AWS::STS::FederatedUser", id=name, arn=arn), actor
     arn = f"arn:aws:iam::{account}:user/{name}"  # IAMUser (and anything GuardDuty adds)
     actor.update(actor=arn)
+    if key_id:  # a user's long-term key: the key itself is what a containment acts on
+        return Resource(type=ACCESS_KEY, id=f"{name}/{key_id}"), actor
     return Resource(type="AWS::IAM::User", id=name, arn=arn), actor
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from chalicelib.finding import Finding
+from chalicelib.finding import Finding, Source
 from chalicelib.policy import Mode, Policy
 
 
@@ -32,7 +32,8 @@ class Gate:
 
 
 _ASSUMED = re.compile(r"^arn:aws[\w-]*:sts::(\d{12}):assumed-role/([^/]+)/")
-_IAM = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):(role|user)/(?:.*/)?([^/]+)$")
+# users and roles; some STS implementations (moto) report an IAM user's identity as sts
+_IAM = re.compile(r"^arn:aws[\w-]*:(?:iam|sts)::(\d{12}):(role|user)/(?:.*/)?([^/]+)$")
 
 
 def principal(arn: str) -> str:
@@ -48,18 +49,26 @@ def principal(arn: str) -> str:
     return arn
 
 
-def is_own_change(finding: Finding, *, ours: Iterable[str], role_name: str) -> bool:
-    """True when the change in `finding` was made by us: our caller identity, any of
-    REMEDIATION_SELF_ARNS, or our member-account role (`role_name`) in any account."""
-    actors = [a for a in (finding.actor, finding.actor_role) if a]
-    if not actors:
-        return False
+def is_ours(arns: Iterable[str], *, ours: Iterable[str], role_name: str) -> bool:
+    """True when any of `arns` is us: our caller identity, any of REMEDIATION_SELF_ARNS, or
+    our member-account role (`role_name`) in any account."""
     mine = {principal(a) for a in ours}
-    for actor in actors:
-        name = principal(actor)
-        if name in mine or name.endswith(f":role/{role_name}"):
-            return True
-    return False
+    return any(principal(a) in mine or principal(a).endswith(f":role/{role_name}")
+               for a in arns)
+
+
+# GuardDuty findings that report a change someone made (so ours are loop-protected); the
+# others (credential use, reconnaissance) are incidents even, and above all, when the
+# principal is ours
+_CHANGE_FINDINGS = ("Policy:", "Stealth:")
+
+
+def is_own_change(finding: Finding, *, ours: Iterable[str], role_name: str) -> bool:
+    """True when the change in `finding` was made by us (see `is_ours`)."""
+    if finding.source is Source.GUARDDUTY and not finding.kind.startswith(_CHANGE_FINDINGS):
+        return False
+    actors = [a for a in (finding.actor, finding.actor_role) if a]
+    return bool(actors) and is_ours(actors, ours=ours, role_name=role_name)
 
 
 def decide(policy: Policy, tags: Mapping[str, str], *, dry_run: bool,

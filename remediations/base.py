@@ -113,6 +113,7 @@ class Target:
     params: BaseModel = field(default_factory=NoParams)
     kms_key: str | None = None
     flow_logs_destination: str | None = None
+    is_ours: Callable[[str], bool] = field(default=lambda arn: False, repr=False)
     clients_in: Callable[[str], Callable[[str], Any]] | None = None
 
     def region_clients(self, region: str) -> Callable[[str], Any]:
@@ -165,6 +166,12 @@ class Remediation:
         """What an approver should know about this change (ids and ARNs only: the notes
         go to Slack). Default: nothing."""
         return []
+
+    def unchanged(self, approved: Plan, fresh: Plan) -> bool:
+        """After approval: is the fresh plan the one that was approved? Default: the same
+        calls from the same before-state. A remediation whose calls carry the moment they
+        are made (a token-issue-time cutoff) compares the rest."""
+        return fresh.calls == approved.calls and fresh.before == approved.before
 
     def evidence(self) -> dict[str, Any]:
         """Anything the planned calls destroy that before-state does not already hold

@@ -164,6 +164,17 @@ def test_assumed_role_key_names_the_role_never_a_user() -> None:
     assert f.actor == "AROAEXAMPLEROLEID0002:i-0abc1234def567890"
 
 
+def test_a_user_key_finding_is_about_that_key_with_the_user_as_actor() -> None:
+    event = load_event("guardduty_credential_exfiltration")
+    event["detail"]["resource"]["accessKeyDetails"].update(
+        userName="bob", userType="IAMUser", accessKeyId="AKIAEXAMPLEKEY000003")
+    f = normalize(event)
+    assert isinstance(f, Finding) and f.resource is not None
+    assert (f.resource.type, f.resource.id) == ("AWS::IAM::AccessKey",
+                                                "bob/AKIAEXAMPLEKEY000003")
+    assert f.actor == "arn:aws:iam::123456789012:user/bob"
+
+
 @pytest.mark.parametrize("user_type, rtype, arn", [
     ("IAMUser", "AWS::IAM::User", "arn:aws:iam::123456789012:user/bob"),
     ("Root", "AWS::IAM::Root", "arn:aws:iam::123456789012:root"),
@@ -174,6 +185,7 @@ def test_access_key_findings_name_the_right_principal(user_type: str, rtype: str
                                                       arn: str) -> None:
     event = load_event("guardduty_credential_exfiltration")
     event["detail"]["resource"]["accessKeyDetails"].update(userName="bob", userType=user_type)
+    event["detail"]["resource"]["accessKeyDetails"].pop("accessKeyId")
     f = normalize(event)
     assert isinstance(f, Finding) and f.resource is not None
     assert (f.resource.type, f.resource.arn, f.actor) == (rtype, arn, arn)

@@ -60,6 +60,7 @@ KNOWN_ACTIONS = {
     "rds:ListTagsForResource", "rds:DescribeDBInstances", "rds:ModifyDBInstance",
     "ec2:DescribeVpcs", "ec2:DescribeFlowLogs", "ec2:CreateFlowLogs", "ec2:DeleteFlowLogs",
     "s3:GetAccountPublicAccessBlock", "s3:PutAccountPublicAccessBlock",
+    "iam:ListAccessKeys", "iam:UpdateAccessKey",
     *PLATFORM_ACTIONS,
 }
 
