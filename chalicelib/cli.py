@@ -198,6 +198,14 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_assess(args: argparse.Namespace) -> int:
+    from chalicelib.assess import assess
+
+    _emit(assess(_context(), args.incident_id, breach=args.breach == "yes", reason=args.reason,
+                 user=args.as_user))
+    return EXIT_OK
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from chalicelib.config import default_policy_dir
     from chalicelib.policy import load_policies
@@ -276,6 +284,15 @@ def parser() -> argparse.ArgumentParser:
                    help="roll back even if the resource changed since the fix")
     p.add_argument("--as", dest="as_user", metavar="USER", help="who is rolling back")
     p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("assess", help="record the breach risk assessment of an incident")
+    p.add_argument("incident_id", metavar="INCIDENT_ID")
+    p.add_argument("--breach", required=True, choices=("yes", "no"),
+                   help="yes: notification required; no: not a breach (stops the clock)")
+    p.add_argument("--reason", required=True, metavar="TEXT", help="why, for the auditor")
+    p.add_argument("--as", dest="as_user", required=True, metavar="USER",
+                   help="the assessor's user id (must be an approver)")
+    p.set_defaults(func=cmd_assess)
 
     p = sub.add_parser("policies", help="policy files")
     psub = p.add_subparsers(dest="policies_command", required=True, metavar="COMMAND")

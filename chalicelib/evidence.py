@@ -39,6 +39,11 @@ def _row(store: Store, inc: Incident, now: dt.datetime) -> dict[str, Any]:
         "dry_runs": len(by_kind.get("dry_run", [])),
         "failures": len(by_kind.get("failed", [])),
         "breach_clock": breach_clock(inc, now),
+        "breach_status": inc.breach_status.value if inc.breach_status else None,
+        "breach_assessed_by": inc.breach_assessed_by,
+        "breach_assessed_at": (inc.breach_assessed_at.isoformat()
+                               if inc.breach_assessed_at else None),
+        "breach_assessment_reason": inc.breach_assessment_reason,
     }
 
 
@@ -60,12 +65,14 @@ def build(store: Store, *, since: dt.datetime, now: dt.datetime | None = None) -
             "rolled_back": sum(r["status"] == "rolled_back" for r in mine),
             "median_time_to_remediate_seconds": statistics.median(ttrs) if ttrs else None,
         })
-    clocks = [rows[i.incident_id] for i in incidents
-              if i.breach_notification_deadline and i.status.value == "open"]
+    # the clock runs until the breach risk assessment is recorded, fixed or not
+    clocks = [rows[i.incident_id] for i in incidents if i.breach_status == "assessment_pending"]
+    assessed = [rows[i.incident_id] for i in incidents
+                if i.breach_status in ("not_a_breach", "notification_required")]
     return {"generated_at": now.isoformat(), "since": since.isoformat(),
             "incidents": len(incidents), "controls": controls,
             "still_open": [r for r in rows.values() if r["status"] == "open"],
-            "open_breach_clocks": clocks}
+            "open_breach_clocks": clocks, "breach_assessments": assessed}
 
 
 def _approval(row: dict[str, Any]) -> str:
@@ -90,6 +97,15 @@ def to_md(report: dict[str, Any]) -> str:
         lines += ["## Open breach notification clocks", ""]
         lines += [f"- {md(r['incident_id'])} on {md(r['resource'])}: {md(r['breach_clock'])}"
                   for r in report["open_breach_clocks"]]
+        lines.append("")
+    if report.get("breach_assessments"):
+        lines += ["## Breach risk assessments", "",
+                  "| incident | resource | assessment | by | at | reason |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {md(r['incident_id'])} | {md(r['resource'])} | "
+                  f"{md(r['breach_status'])} | {md(r['breach_assessed_by'])} | "
+                  f"{md(r['breach_assessed_at'])} | {md(r['breach_assessment_reason'])} |"
+                  for r in report["breach_assessments"]]
         lines.append("")
     for c in report["controls"]:
         lines += [f"## {md(describe(c['control']))}", "",
@@ -122,6 +138,15 @@ def to_html(report: dict[str, Any]) -> str:
                         f"{e(r['breach_clock'])}</span></li>"
                         for r in report["open_breach_clocks"])
         parts.append(f"<h2>Open breach notification clocks</h2><ul>{items}</ul>")
+    if report.get("breach_assessments"):
+        rows = "".join(
+            f"<tr><td><code>{e(r['incident_id'])}</code></td><td>{e(r['resource'])}</td>"
+            f"<td>{e(r['breach_status'])}</td><td>{e(r['breach_assessed_by'])}</td>"
+            f"<td>{e(r['breach_assessed_at'])}</td><td>{e(r['breach_assessment_reason'])}"
+            "</td></tr>" for r in report["breach_assessments"])
+        parts.append("<h2>Breach risk assessments</h2><table><tr><th>Incident</th>"
+                     "<th>Resource</th><th>Assessment</th><th>By</th><th>At</th>"
+                     f"<th>Reason</th></tr>{rows}</table>")
     for c in report["controls"]:
         rows = "".join(
             f"<tr><td><code>{e(r['incident_id'])}</code></td><td>{e(r['resource'])}</td>"

@@ -191,12 +191,17 @@ def approval_closed(ctx: Context, approval: dict[str, Any], *, headline: str,
               text=thread_text)
 
 
-def outcome(ctx: Context, result: Result) -> None:
-    """Post what happened, for outcomes a human should see."""
-    if result.outcome.value not in ("remediated", "failed", "incident_opened"):
+def outcome(ctx: Context, result: Result, *, breach_clock: bool = False) -> None:
+    """Post what happened, for outcomes a human should see. An incident with a breach
+    clock (GuardDuty) also gets the hint to record its breach risk assessment."""
+    shown = ("remediated", "failed", "incident_opened")
+    if result.outcome.value not in shown and not (breach_clock and result.incident_id):
         return
     calls = ", ".join(f"{c['service']}:{c['operation']}" for c in result.changes) or "none"
     text = (f"{result.outcome.value}: {result.remediation} on {result.resource} "
             f"(policy {result.policy}, incident {result.incident_id}; calls: {calls})")
+    if breach_clock and result.incident_id:
+        text += (f"\nAssess: possible breach, 60-day clock running. `remediate assess "
+                 f"{result.incident_id} --breach yes|no --reason TEXT --as YOU`")
     _call(ctx, result.incident_id, "chat_postMessage", channel=ctx.settings.slack_channel,
           text=text)

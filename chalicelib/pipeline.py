@@ -57,7 +57,7 @@ def handle(event: Any, ctx: Context, *, dry_run: bool = False) -> list[Result]:
         raise
     ctx.store.finish_event(finding.event_id, [r.to_json() for r in results])
     for result in results:
-        notify.outcome(ctx, result)
+        notify.outcome(ctx, result, breach_clock=finding.source is Source.GUARDDUTY)
     return results
 
 

@@ -13,7 +13,7 @@ import secrets
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 JOIN_WINDOW = dt.timedelta(hours=24)
 BREACH_NOTICE = dt.timedelta(days=60)  # HIPAA Breach Notification Rule, 45 CFR 164.404(b)
@@ -37,6 +37,15 @@ class EntryKind(StrEnum):
     FAILED = "failed"
     ROLLED_BACK = "rolled_back"
     CLOSED = "closed"
+    ASSESSED = "assessed"
+
+
+class BreachStatus(StrEnum):
+    """The breach risk assessment of an incident with a notification clock (164.402)."""
+
+    PENDING = "assessment_pending"
+    NOT_A_BREACH = "not_a_breach"
+    NOTIFICATION_REQUIRED = "notification_required"
 
 
 class TimelineEntry(BaseModel):
@@ -64,11 +73,23 @@ class Incident(BaseModel):
         "when a possible breach was discovered (GuardDuty findings): the 60-day clock"))
     breach_notification_deadline: dt.datetime | None = Field(default=None, description=(
         "latest date to notify affected individuals if the assessment finds a breach"))
+    breach_status: BreachStatus | None = Field(default=None, description=(
+        "for incidents with a breach clock: assessment_pending until `remediate assess` "
+        "records not_a_breach or notification_required"))
+    breach_assessed_by: str | None = None
+    breach_assessed_at: dt.datetime | None = None
+    breach_assessment_reason: str | None = None
     fix: dict[str, Any] | None = Field(default=None, description=(
         "the last applied plan (before/after/calls): what rollback restores"))
     approval_id: str | None = Field(default=None, description=(
         "the last approval requested for this incident; a later finding whose plan is the "
         "same joins it while it is pending instead of asking again"))
+
+    @model_validator(mode="after")
+    def _pending_with_a_clock(self) -> Incident:
+        if self.breach_notification_deadline is not None and self.breach_status is None:
+            self.breach_status = BreachStatus.PENDING
+        return self
 
     @property
     def time_to_remediate(self) -> dt.timedelta | None:

@@ -36,12 +36,18 @@ def duration(delta: dt.timedelta) -> str:
 
 
 def breach_clock(incident: Incident, now: dt.datetime | None = None) -> str | None:
-    """`12 d 4 h left (deadline …)` while the incident is open; None without a clock."""
+    """`12 d 4 h left (deadline …)` until the breach risk assessment is recorded (whether
+    or not the incident is fixed), then the assessment; None without a clock."""
     deadline = incident.breach_notification_deadline
     if deadline is None:
         return None
-    if incident.status.value != "open":
-        return f"assessment closed with the incident; deadline was {deadline.isoformat()}"
+    who = f"{incident.breach_assessed_by} at {incident.breach_assessed_at:%Y-%m-%d %H:%M}" \
+        if incident.breach_assessed_at else str(incident.breach_assessed_by)
+    if incident.breach_status == "not_a_breach":
+        return f"assessed not a breach by {who}: {incident.breach_assessment_reason}"
+    if incident.breach_status == "notification_required":
+        return (f"notification required by {deadline.isoformat()} (assessed by {who}: "
+                f"{incident.breach_assessment_reason})")
     left = deadline - (now or _now())
     if left.total_seconds() < 0:
         return f"OVERDUE by {duration(-left)} (deadline {deadline.isoformat()})"

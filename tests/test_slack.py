@@ -352,3 +352,10 @@ def test_plan_notes_reach_the_approver_as_identifiers_only() -> None:
                              incident_id="inc-1", detected="d", expires_at="e")
     assert any("Before you approve" in json.dumps(b) and note in json.dumps(b)
                for b in blocks)
+
+
+def test_a_guardduty_incident_message_says_how_to_assess_it(env: Context,
+                                                           slack: SlackStandIn) -> None:
+    (r,) = handle(load_event("guardduty_ec2_ssh_bruteforce"), env)
+    texts = [b.get("text", "") for m, b, _ in slack.calls if m == "chat.postMessage"]
+    assert any(f"remediate assess {r.incident_id} --breach yes|no" in t for t in texts)

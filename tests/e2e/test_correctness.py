@@ -75,3 +75,23 @@ def test_held_fixes_are_listed_and_approved_at_once(cli: Cli, s3: Any,
     assert again.returncode == 3 and "no held fixes" in again.stderr
     usage = cli("approve", "--held", "--as", "U_ONCALL", env=env)
     assert usage.returncode == 2 and "--policy" in usage.stderr
+
+
+def test_assess_stops_a_breach_clock_and_refuses_what_does_not_apply(
+        cli: Cli, tmp_path: Path) -> None:
+    env = {"REMEDIATION_APPROVERS": "U_ONCALL"}
+    code, opened = cli.json("handle", event_file(tmp_path,
+                                                 load_event("guardduty_ec2_ssh_bruteforce")))
+    assert (code, opened["outcome"]) == (0, "incident_opened")
+    iid = opened["incident_id"]
+    refused = cli("assess", iid, "--breach", "no", "--reason", "x", "--as", "U_X", env=env)
+    assert refused.returncode == 3 and "not an approver" in refused.stderr
+    code, out = cli.json("assess", iid, "--breach", "no", "--reason",
+                         "blocked at the firewall, no login", "--as", "U_ONCALL", env=env)
+    assert (code, out["breach_status"]) == (0, "not_a_breach")
+    code, timeline = cli.json("timeline", iid)
+    assert timeline["breach_status"] == "not_a_breach"
+    assert timeline["entries"][-1]["kind"] == "assessed"
+    unknown = cli("assess", "inc-none", "--breach", "yes", "--reason", "r", "--as", "U_ONCALL",
+                  env=env)
+    assert unknown.returncode == 3
