@@ -40,6 +40,11 @@ def cloudtrail_calls(event: CloudWatchEvent) -> dict[str, Any]:
     return _pipeline(event)
 
 
+@app.on_cw_event(_PATTERNS["cloudwatch"], name="cloudwatch_alarms")
+def cloudwatch_alarms(event: CloudWatchEvent) -> dict[str, Any]:
+    return _pipeline(event)
+
+
 @app.route("/slack/actions", methods=["POST"],
            content_types=["application/x-www-form-urlencoded"])
 def slack_actions() -> Response:

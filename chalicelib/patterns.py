@@ -34,6 +34,15 @@ def event_patterns(policies: list[Policy]) -> dict[str, dict[str, Any]]:
             "source": ["aws.config"], "detail-type": ["Config Rules Compliance Change"],
             "detail": {"messageType": ["ComplianceChangeNotification"],
                        "newEvaluationResult": {"complianceType": ["NON_COMPLIANT"]}}}
+    if Source.CLOUDWATCH in kinds:
+        # alarm names by prefix where every policy names a prefix ("hipaa-*"), else all
+        names = sorted(kinds[Source.CLOUDWATCH])
+        detail: dict[str, Any] = {"state": {"value": ["ALARM", "OK"]}}
+        if all(k.endswith("*") and not any(c in k[:-1] for c in "*?[") for k in names):
+            detail["alarmName"] = [{"prefix": k[:-1]} for k in names]
+        out["cloudwatch"] = {"source": ["aws.cloudwatch"],
+                             "detail-type": ["CloudWatch Alarm State Change"],
+                             "detail": detail}
     if Source.CLOUDTRAIL in kinds:
         out["cloudtrail"] = {"detail-type": ["AWS API Call via CloudTrail"],
                              "detail": {"eventName": sorted(kinds[Source.CLOUDTRAIL])}}

@@ -56,8 +56,8 @@ def handle(event: Any, ctx: Context, *, dry_run: bool = False) -> list[Result]:
         ctx.store.release_event(finding.event_id)  # let EventBridge's retry take it again
         raise
     ctx.store.finish_event(finding.event_id, [r.to_json() for r in results])
-    for result in results:
-        notify.outcome(ctx, result, breach_clock=finding.source is Source.GUARDDUTY)
+    for (one, policy), result in zip(work, results, strict=True):
+        notify.outcome(ctx, result, breach_clock=_starts_clock(one, policy))
     return results
 
 
@@ -80,10 +80,18 @@ def _detected(finding: Finding) -> dict[str, Any]:
             "account": finding.account, "region": finding.region, "event": finding.raw}
 
 
+def _starts_clock(finding: Finding, policy: Policy) -> bool:
+    """A possible breach starts the 60-day clock: GuardDuty findings, unless the policy
+    says otherwise (a CloudWatch alarm policy may say yes)."""
+    if policy.breach_clock is not None:
+        return policy.breach_clock
+    return finding.source is Source.GUARDDUTY
+
+
 def _new_incident(finding: Finding, policy: Policy, resource: Resource,
                   ctx: Context) -> Incident:
     breach: dict[str, Any] = {}
-    if finding.source is Source.GUARDDUTY:  # a possible breach: start the 60-day clock
+    if _starts_clock(finding, policy):
         breach = {"breach_assessment_started": finding.time,
                   "breach_notification_deadline": finding.time + BREACH_NOTICE}
     return Incident(
@@ -108,7 +116,27 @@ def _run(finding: Finding, policy: Policy, ctx: Context, *, dry_run: bool) -> Re
     logger.append_keys(policy=policy.name, remediation=policy.remediation,
                        resource=resource.display)
     with ctx.store.lease(finding.account, resource.display, policy.name):
+        if finding.cleared:
+            return _cleared(finding, policy, resource, ctx)
         return _gated(finding, policy, rem, ctx, dry_run=dry_run, failure=failure)
+
+
+def _cleared(finding: Finding, policy: Policy, resource: Resource, ctx: Context) -> Result:
+    """The condition ended (an alarm back to OK): note it on the open incident, if any."""
+    result = Result(event_id=finding.event_id, outcome=Outcome.IGNORED, policy=policy.name,
+                    remediation=policy.remediation, resource=resource.display)
+    incident = ctx.store.open_incident(finding.account, resource.display, policy.name)
+    if incident is None:
+        return result.model_copy(update={"reason": f"{finding.kind} is back to normal and "
+                                                   "has no open incident"})
+    iid = incident.incident_id
+    ctx.store.append(iid, EntryKind.DETECTED, finding.source.value,
+                     {**_detected(finding), "joined": True})
+    ctx.store.append(iid, EntryKind.VERIFIED, ACTOR, {
+        "note": f"{finding.kind} is back to normal; the incident stays open for responders"})
+    return result.model_copy(update={"outcome": Outcome.COMPLIANT, "incident_id": iid,
+                                      "reason": "back to normal: recorded on the open "
+                                                "incident"})
 
 
 def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,

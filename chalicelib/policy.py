@@ -96,6 +96,9 @@ class Policy(BaseModel):
     exempt_tag: str = EXEMPT_TAG
     exempt_accounts: list[AccountId] = Field(default_factory=list, description=(
         "accounts this policy never changes (account-level settings have no tags)"))
+    breach_clock: bool | None = Field(default=None, description=(
+        "start the 60-day breach-notification clock on the incidents this policy opens; "
+        "default: for GuardDuty findings only"))
     resource_tags: dict[str, str] = Field(default_factory=dict, description=(
         "act only on resources carrying all these tags (key: value); others are ignored "
         "with the reason. Read from the tags the remediation reads for exemptions"))

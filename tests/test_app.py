@@ -36,6 +36,11 @@ def test_cloudtrail_handler_blocks_public_access(client: Client, s3: Any) -> Non
         "PublicAccessBlockConfiguration"] == ALL_ON
 
 
+def test_cloudwatch_handler_opens_an_alarm_incident(client: Client) -> None:
+    out = _invoke(client, "cloudwatch_alarms", load_event("cloudwatch_alarm"))
+    assert (out["outcome"], out["policy"]) == ("incident_opened", "hipaa-alarms")
+
+
 def test_config_handler_encrypts(client: Client, s3: Any, kms_key: str) -> None:
     s3.create_bucket(Bucket="phi-bucket")
     out = _invoke(client, "config_compliance", load_event("config_s3_encryption_noncompliant"))

@@ -104,6 +104,7 @@ def test_one_rule_per_source_with_the_rendered_patterns(template: dict[str, Any]
     patterns = json.loads((ROOT / "chalicelib/event_patterns.json").read_text())
     functions = {
         "GuarddutyFindings": "guardduty", "ConfigCompliance": "config",
+        "CloudwatchAlarms": "cloudwatch",
         "CloudtrailCalls": "cloudtrail"}
     for resource, source in functions.items():
         (event,) = template["Resources"][resource]["Properties"]["Events"].values()

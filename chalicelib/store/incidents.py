@@ -65,6 +65,17 @@ class Incidents(Table):
             return new, False
         raise StateConflict(f"could not open or join an incident for {new.resource}")
 
+    def open_incident(self, account: str, resource: str, policy: str) -> Incident | None:
+        """The open incident for (resource, policy), if there is one (opens nothing)."""
+        pointer = self._get(self.pointer_key(account, resource, policy), "POINTER")
+        if pointer is None:
+            return None
+        try:
+            current = self.incident(pointer["incident_id"])
+        except NotFound:
+            return None
+        return current if current.status is Status.OPEN else None
+
     @staticmethod
     def _incident_item(inc: Incident) -> dict[str, Any]:
         data = inc.model_dump(mode="json")
