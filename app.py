@@ -83,3 +83,10 @@ def approval_sweeper(event: Any) -> dict[str, Any]:
     from chalicelib.context import current
 
     return {"expired": sweep(current())}
+
+
+@app.schedule(Rate(30, unit=Rate.DAYS), name="monthly_drill")
+def monthly_drill(event: Any) -> dict[str, Any]:
+    from chalicelib.entry import scheduled_drill
+
+    return scheduled_drill()

@@ -153,7 +153,8 @@ def cmd_incidents(args: argparse.Namespace) -> int:
     ctx = _context()
     since = _since(args.since)
     found = [i for i in ctx.store.incidents()
-             if i.created_at >= since and (not args.status or i.status.value == args.status)]
+             if i.created_at >= since and (not args.status or i.status.value == args.status)
+             and i.drill == args.drills]
     if args.format == "json":
         _emit([{"incident_id": i.incident_id, "status": i.status.value,
                 "resource": i.resource, "policy": i.policy, "remediation": i.remediation,
@@ -196,6 +197,20 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     actor = args.as_user or f"cli:{getpass.getuser()}"
     _emit(rollback(ctx, args.incident_id, actor=actor, force=args.force))
     return EXIT_OK
+
+
+def cmd_drill(args: argparse.Namespace) -> int:
+    from chalicelib.drill import run
+    from chalicelib.render import drill_html, drill_md
+
+    ctx = _context()
+    ctx.store.ensure_table()
+    report = run(ctx, only=args.scenario)
+    if args.format == "json":
+        _emit(report)
+    else:
+        print((drill_md if args.format == "md" else drill_html)(report).rstrip("\n"))
+    return EXIT_OK if report["ok"] else EXIT_FAILED
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
@@ -267,6 +282,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("incidents", help="list incidents, newest first")
     p.add_argument("--status", choices=("open", "resolved", "rolled_back"))
+    p.add_argument("--drills", action="store_true", help="list drill incidents instead")
     p.add_argument("--since", metavar="DATE", help="opened on or after (YYYY-MM-DD)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_incidents)
@@ -284,6 +300,11 @@ def parser() -> argparse.ArgumentParser:
                    help="roll back even if the resource changed since the fix")
     p.add_argument("--as", dest="as_user", metavar="USER", help="who is rolling back")
     p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("drill", help="an incident-response drill (plans only, no AWS change)")
+    p.add_argument("--scenario", metavar="NAME", help="one shipped scenario (default: all)")
+    p.add_argument("--format", choices=("json", "md", "html"), default="json")
+    p.set_defaults(func=cmd_drill)
 
     p = sub.add_parser("assess", help="record the breach risk assessment of an incident")
     p.add_argument("incident_id", metavar="INCIDENT_ID")

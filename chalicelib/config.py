@@ -52,6 +52,7 @@ class Settings:
     policy_dir: Path = field(default_factory=default_policy_dir)
     auto_limit_per_hour: int = 50
     flow_logs_destination: str | None = None
+    monthly_drill: bool = False
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_channel: str | None = None
@@ -72,6 +73,7 @@ class Settings:
             kms_key=env.get("REMEDIATION_KMS_KEY") or None,
             flow_logs_destination=env.get("REMEDIATION_FLOW_LOGS_DESTINATION") or None,
             dry_run=_flag(env, "DRY_RUN"),
+            monthly_drill=_flag(env, "REMEDIATION_MONTHLY_DRILL"),
             approvers=_csv(env, "REMEDIATION_APPROVERS"),
             self_arns=_csv(env, "REMEDIATION_SELF_ARNS"),
             role_name=env.get("REMEDIATION_ROLE_NAME") or "autoremediate-member",

@@ -22,3 +22,15 @@ def handle_event(event: dict[str, Any]) -> dict[str, Any]:
         logger.error("invalid event dropped", extra={"reason": str(exc)})
         return {"event_id": event.get("id"), "outcome": "ignored", "reason": str(exc)}
     return report(results[0].event_id, results)
+
+
+def scheduled_drill() -> dict[str, Any]:
+    """The monthly drill, when the stage turns it on (REMEDIATION_MONTHLY_DRILL=true)."""
+    from chalicelib.drill import run
+
+    ctx = current()
+    if not ctx.settings.monthly_drill:
+        return {"skipped": "REMEDIATION_MONTHLY_DRILL is off for this stage"}
+    report = run(ctx)
+    logger.info("drill run", extra={"drill_id": report["drill_id"], "ok": report["ok"]})
+    return report

@@ -48,8 +48,14 @@ def _row(store: Store, inc: Incident, now: dt.datetime) -> dict[str, Any]:
 
 
 def build(store: Store, *, since: dt.datetime, now: dt.datetime | None = None) -> dict[str, Any]:
+    from chalicelib.drill import within_a_year
+
     now = now or dt.datetime.now(dt.UTC)
-    incidents = [i for i in store.incidents() if i.created_at >= since]
+    incidents = [i for i in store.incidents() if i.created_at >= since and not i.drill]
+    drills = [{"drill_id": d["drill_id"], "at": str(d["at"]), "ok": bool(d["ok"]),
+               "scenarios": [{k: s.get(k) for k in ("name", "expected", "outcome", "ok")}
+                             for s in d["scenarios"]]}
+              for d in within_a_year(store.drills(), now)]
     rows = {i.incident_id: _row(store, i, now) for i in incidents}
     controls = []
     for control in sorted({c for i in incidents for c in i.controls}):
@@ -72,7 +78,8 @@ def build(store: Store, *, since: dt.datetime, now: dt.datetime | None = None) -
     return {"generated_at": now.isoformat(), "since": since.isoformat(),
             "incidents": len(incidents), "controls": controls,
             "still_open": [r for r in rows.values() if r["status"] == "open"],
-            "open_breach_clocks": clocks, "breach_assessments": assessed}
+            "open_breach_clocks": clocks, "breach_assessments": assessed,
+            "drills": drills}
 
 
 def _approval(row: dict[str, Any]) -> str:
@@ -98,6 +105,16 @@ def to_md(report: dict[str, Any]) -> str:
         lines += [f"- {md(r['incident_id'])} on {md(r['resource'])}: {md(r['breach_clock'])}"
                   for r in report["open_breach_clocks"]]
         lines.append("")
+    lines += ["## Incident-response drills (last 12 months)", ""]
+    if not report.get("drills"):
+        lines += ["**NO DRILL IN THE LAST 12 MONTHS** — the incident-response plan has not "
+                  "been exercised (run `remediate drill`).", ""]
+    for d in report.get("drills", []):
+        outcomes = ", ".join(f"{md(s['name'])}: {md(s['outcome'])}" for s in d["scenarios"])
+        lines.append(f"- {md(d['at'])} {md(d['drill_id'])}: "
+                     f"{'all as expected' if d['ok'] else '**not all as expected**'} "
+                     f"({outcomes})")
+    lines.append("")
     if report.get("breach_assessments"):
         lines += ["## Breach risk assessments", "",
                   "| incident | resource | assessment | by | at | reason |",
@@ -138,6 +155,17 @@ def to_html(report: dict[str, Any]) -> str:
                         f"{e(r['breach_clock'])}</span></li>"
                         for r in report["open_breach_clocks"])
         parts.append(f"<h2>Open breach notification clocks</h2><ul>{items}</ul>")
+    if report.get("drills"):
+        items = "".join(
+            f"<li>{e(d['at'])} <code>{e(d['drill_id'])}</code>: "
+            f"{'all as expected' if d['ok'] else '<b class=clock>not all as expected</b>'}"
+            f" ({e(', '.join(s['name'] + ': ' + str(s['outcome']) for s in d['scenarios']))})"
+            "</li>" for d in report["drills"])
+        parts.append(f"<h2>Incident-response drills (last 12 months)</h2><ul>{items}</ul>")
+    else:
+        parts.append("<h2>Incident-response drills (last 12 months)</h2><p class=clock>"
+                     "<b>No drill in the last 12 months</b>: the incident-response plan has "
+                     "not been exercised (run <code>remediate drill</code>).</p>")
     if report.get("breach_assessments"):
         rows = "".join(
             f"<tr><td><code>{e(r['incident_id'])}</code></td><td>{e(r['resource'])}</td>"

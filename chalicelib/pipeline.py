@@ -26,9 +26,11 @@ from chalicelib.record import BREACH_NOTICE, EntryKind, Incident, Status, new_id
 from remediations.base import Remediation
 
 
-def handle(event: Any, ctx: Context, *, dry_run: bool = False) -> list[Result]:
+def handle(event: Any, ctx: Context, *, dry_run: bool = False,
+           drill: dict[str, Any] | None = None) -> list[Result]:
     """Process one EventBridge event; one `Result` per (resource, matched policy), at least
-    one."""
+    one. `drill` (remediation -> shipped before-state) makes every remediation plan from
+    that state without reaching AWS, and marks the incidents as drills."""
     logger.clear_state()  # keys of the previous event in this warm process
     finding = normalize(event)
     logger.set_correlation_id(finding.event_id)
@@ -50,8 +52,8 @@ def handle(event: Any, ctx: Context, *, dry_run: bool = False) -> list[Result]:
         return [Result(event_id=finding.event_id, outcome=Outcome.DUPLICATE,
                        reason="this event id was already handled")]
     try:
-        results = [_run(one, policy, ctx, dry_run=dry_run or ctx.settings.dry_run)
-                   for one, policy in work]
+        results = [_run(one, policy, ctx, dry_run=dry_run or ctx.settings.dry_run,
+                        drill=drill) for one, policy in work]
     except BaseException:
         ctx.store.release_event(finding.event_id)  # let EventBridge's retry take it again
         raise
@@ -89,9 +91,9 @@ def _starts_clock(finding: Finding, policy: Policy) -> bool:
 
 
 def _new_incident(finding: Finding, policy: Policy, resource: Resource,
-                  ctx: Context) -> Incident:
+                  ctx: Context, *, drill: bool = False) -> Incident:
     breach: dict[str, Any] = {}
-    if _starts_clock(finding, policy):
+    if _starts_clock(finding, policy) and not drill:
         breach = {"breach_assessment_started": finding.time,
                   "breach_notification_deadline": finding.time + BREACH_NOTICE}
     return Incident(
@@ -99,16 +101,21 @@ def _new_incident(finding: Finding, policy: Policy, resource: Resource,
         resource_type=resource.type, resource_id=resource.id, account=finding.account,
         region=finding.region, policy=policy.name, remediation=policy.remediation,
         controls=policy.hipaa, created_at=ctx.clock(), source=finding.source.value,
-        **breach)
+        drill=drill, **breach)
 
 
-def _run(finding: Finding, policy: Policy, ctx: Context, *, dry_run: bool) -> Result:
+def _run(finding: Finding, policy: Policy, ctx: Context, *, dry_run: bool,
+         drill: dict[str, Any] | None = None) -> Result:
     """Resolve the resource to its canonical identity, then gate, plan, record and (maybe)
     act while holding its lease: a second event about the same resource and policy waits,
     then finds it compliant and joins the incident."""
     rem = remediation_for(ctx, finding, policy)
     failure: AutoremediateError | None = None
     try:
+        if drill is not None:
+            from chalicelib.drill import stage
+
+            stage(rem, drill)
         rem.resolve()
     except AutoremediateError as exc:
         failure = exc
@@ -118,7 +125,8 @@ def _run(finding: Finding, policy: Policy, ctx: Context, *, dry_run: bool) -> Re
     with ctx.store.lease(finding.account, resource.display, policy.name):
         if finding.cleared:
             return _cleared(finding, policy, resource, ctx)
-        return _gated(finding, policy, rem, ctx, dry_run=dry_run, failure=failure)
+        return _gated(finding, policy, rem, ctx, dry_run=dry_run, failure=failure,
+                      drill=drill is not None)
 
 
 def _cleared(finding: Finding, policy: Policy, resource: Resource, ctx: Context) -> Result:
@@ -140,7 +148,7 @@ def _cleared(finding: Finding, policy: Policy, resource: Resource, ctx: Context)
 
 
 def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
-           dry_run: bool, failure: AutoremediateError | None) -> Result:
+           dry_run: bool, failure: AutoremediateError | None, drill: bool = False) -> Result:
     resource = rem.target.resource
     result = Result(event_id=finding.event_id, outcome=Outcome.FAILED, policy=policy.name,
                     remediation=policy.remediation, resource=resource.display)
@@ -165,7 +173,8 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
         logger.info("not applicable", extra={"reason": str(failure)})
         return result.model_copy(update={"outcome": Outcome.IGNORED, "reason": str(failure)})
 
-    incident, joined = ctx.store.open_or_join(_new_incident(finding, policy, resource, ctx))
+    incident, joined = ctx.store.open_or_join(_new_incident(finding, policy, resource, ctx,
+                                                            drill=drill))
     iid = incident.incident_id
     logger.append_keys(incident_id=iid)
     ctx.store.append(iid, EntryKind.DETECTED, finding.actor or finding.source.value,

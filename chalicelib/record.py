@@ -79,6 +79,8 @@ class Incident(BaseModel):
     breach_assessed_by: str | None = None
     breach_assessed_at: dt.datetime | None = None
     breach_assessment_reason: str | None = None
+    drill: bool = Field(default=False, description=(
+        "an incident-response drill: planned from shipped state, never a real incident"))
     fix: dict[str, Any] | None = Field(default=None, description=(
         "the last applied plan (before/after/calls): what rollback restores"))
     approval_id: str | None = Field(default=None, description=(

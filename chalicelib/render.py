@@ -211,3 +211,36 @@ def timeline_html(incident: Incident, entries: list[TimelineEntry], *,
         "<footer><p><small>autoremediate incident timeline. Contains the raw source "
         "events: handle as access-controlled audit evidence.</small></p></footer>"
         "</body></html>\n")
+
+
+# -- drills -------------------------------------------------------------------------------
+def drill_md(report: dict[str, Any]) -> str:
+    verdict = "every scenario reached its expected outcome" if report["ok"] else \
+        "**NOT every scenario reached its expected outcome**"
+    lines = [f"# Incident-response drill {md(report['drill_id'])}", "",
+             f"Run {md(report['at'])}: {verdict}. Nothing in AWS was read or changed.", "",
+             "| scenario | expected | outcome | incident | detected → planned | total |",
+             "|---|---|---|---|---|---|"]
+    for s in report["scenarios"]:
+        lines.append(f"| {md(s['name'])} | {md(s['expected'])} | {md(s['outcome'])} | "
+                     f"{md(s['incident_id'] or '—')} | {s['detected_to_planned_seconds']} s | "
+                     f"{s['seconds']} s |")
+    return "\n".join(lines) + "\n"
+
+
+def drill_html(report: dict[str, Any]) -> str:
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(s['name'])}</td><td>{e(s['expected'])}</td>"
+        f"<td><span class='badge {'resolved' if s['ok'] else 'open'}'>{e(s['outcome'])}"
+        f"</span></td><td><code>{e(str(s['incident_id'] or '—'))}</code></td>"
+        f"<td>{s['detected_to_planned_seconds']} s</td><td>{s['seconds']} s</td></tr>"
+        for s in report["scenarios"])
+    verdict = ("every scenario reached its expected outcome" if report["ok"]
+               else "<b class=clock>not every scenario reached its expected outcome</b>")
+    return ("<!doctype html><html lang=en><head><meta charset=utf-8><title>Drill "
+            f"{e(report['drill_id'])}</title><style>{CSS}</style></head><body>"
+            f"<h1>Incident-response drill {e(report['drill_id'])}</h1><p>Run "
+            f"{e(report['at'])}: {verdict}. Nothing in AWS was read or changed.</p>"
+            "<table><tr><th>Scenario</th><th>Expected</th><th>Outcome</th><th>Incident</th>"
+            f"<th>Detected → planned</th><th>Total</th></tr>{rows}</table></body></html>\n")

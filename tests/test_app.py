@@ -94,3 +94,20 @@ def test_timeline_route_requires_iam_auth() -> None:
     from chalice import IAMAuthorizer
 
     assert isinstance(route.authorizer, IAMAuthorizer)
+
+
+def test_the_monthly_drill_runs_only_when_the_stage_turns_it_on(
+        client: Client, tmp_path: Any) -> None:
+    from pathlib import Path
+
+    event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event",
+                                            detail={}, resources=[])
+    assert "skipped" in client.lambda_.invoke("monthly_drill", event).payload  # prod: off
+    (tmp_path / ".chalice").mkdir()
+    config = json.loads(Path(".chalice/config.json").read_text())
+    config["stages"] = {"drills": {"environment_variables": {
+        "REMEDIATION_MONTHLY_DRILL": "true"}}}
+    (tmp_path / ".chalice" / "config.json").write_text(json.dumps(config))
+    with Client(app, stage_name="drills", project_dir=str(tmp_path)) as on:
+        ran = on.lambda_.invoke("monthly_drill", event).payload
+    assert ran["ok"] and len(ran["scenarios"]) >= 5

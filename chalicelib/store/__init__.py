@@ -5,6 +5,7 @@
 - `budget`: the blast-radius count of automatic changes per account and hour
 - `incidents`: incidents, open pointers and timelines
 - `approvals`: pending approvals and the groups of held fixes
+- `drills`: incident-response drill runs
 
 `Store` is all of them over one DynamoDB table (`table.Table`), where every call goes
 through `Table.call`: a lost conditional write is `StateConflict`, anything else
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from chalicelib.store.approvals import Approvals, held_group_id
 from chalicelib.store.budget import AutoBudget
+from chalicelib.store.drills import Drills
 from chalicelib.store.events import EventClaims
 from chalicelib.store.incidents import Incidents
 from chalicelib.store.leases import Leases
@@ -22,5 +24,5 @@ from chalicelib.store.leases import Leases
 __all__ = ["Store", "held_group_id"]
 
 
-class Store(EventClaims, Leases, AutoBudget, Incidents, Approvals):
+class Store(EventClaims, Leases, AutoBudget, Incidents, Approvals, Drills):
     """The state table. `client` is a DynamoDB client; `clock` returns aware datetimes."""

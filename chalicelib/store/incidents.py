@@ -30,11 +30,15 @@ class Incidents(Table):
     def open_or_join(self, new: Incident) -> tuple[Incident, bool]:
         """The incident for (resource, policy): the open one, one resolved < 24 h ago, or
         `new`. Returns (incident, joined). Safe when two runs race: one creates, one joins.
+        A drill incident is always new and never joined (it takes no pointer).
 
         Two conditional puts, no transaction: the pointer first (whoever writes it owns the
         incident), then the incident. A run that died between the two leaves a pointer to
         a missing incident, which the next finding treats as stale and replaces.
         """
+        if new.drill:
+            self._put(self._incident_item(new), condition="attribute_not_exists(pk)")
+            return new, False
         pk = self.pointer_key(new.account, new.resource, new.policy)
         for _ in range(5):
             pointer = self._get(pk, "POINTER")
