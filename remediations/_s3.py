@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from chalicelib.aws import translate
-from remediations.base import Remediation
+from remediations.base import ApiCall, Remediation, State
 
 # the four Block Public Access flags, for a bucket and for the account alike
 BLOCK_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
@@ -56,3 +56,39 @@ class BucketRemediation(Remediation):
 
     def tags(self) -> dict[str, str]:
         return bucket_tags(self.target.clients("s3"), self.bucket, self.target.account)
+
+
+class PublicAccessBlock(Remediation):
+    """The four Block Public Access flags all on, for a bucket (s3) or the account
+    (s3control): the same API shape, so one read/desired/transition. A subclass names the
+    service, the request parameters that say where, and what it is (for messages)."""
+
+    block_service: ClassVar[str] = "s3"
+
+    def block_params(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def block_what(self) -> str:
+        raise NotImplementedError
+
+    def read(self) -> State:
+        client = self.target.clients(self.block_service)
+        found = read_optional(
+            f"reading the public access block of {self.block_what()}",
+            "NoSuchPublicAccessBlockConfiguration",
+            lambda: client.get_public_access_block(**self.block_params()))
+        if found is None:
+            return {BLOCK_KEY: None}
+        config = found.get(BLOCK_KEY, {})
+        return {BLOCK_KEY: {flag: bool(config.get(flag, False)) for flag in BLOCK_FLAGS}}
+
+    def desired(self, before: State) -> State:
+        return {BLOCK_KEY: dict.fromkeys(BLOCK_FLAGS, True)}
+
+    def transition(self, frm: State, to: State) -> list[ApiCall]:
+        where = self.block_params()
+        if to[BLOCK_KEY] is None:
+            return [ApiCall(service=self.block_service, operation="DeletePublicAccessBlock",
+                            params=where)]
+        return [ApiCall(service=self.block_service, operation="PutPublicAccessBlock",
+                        params={**where, BLOCK_KEY: dict(to[BLOCK_KEY])})]

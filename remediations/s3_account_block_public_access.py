@@ -24,42 +24,22 @@ account's flags (None for no block); rollback puts them back or deletes the bloc
 
 from __future__ import annotations
 
-from typing import Any
-
 from chalicelib.finding import ACCOUNT
-from remediations._s3 import BLOCK_FLAGS, BLOCK_KEY, read_optional
-from remediations.base import ApiCall, Remediation, State, register
+from remediations._s3 import PublicAccessBlock
+from remediations.base import register
 
 
 @register("s3_account_block_public_access")
-class S3AccountBlockPublicAccess(Remediation):
+class S3AccountBlockPublicAccess(PublicAccessBlock):
     """Turn on all four S3 Block Public Access flags for the account."""
 
     summary = "Block public access to every bucket of the account (account-level flags)"
     resource_types = (ACCOUNT,)
     permissions = ("s3:GetAccountPublicAccessBlock", "s3:PutAccountPublicAccessBlock")
+    block_service = "s3control"
 
-    @property
-    def s3control(self) -> Any:
-        return self.target.clients("s3control")
+    def block_params(self) -> dict[str, str]:
+        return {"AccountId": self.target.account}
 
-    def read(self) -> State:
-        found = read_optional(
-            f"reading the account public access block of {self.target.account}",
-            "NoSuchPublicAccessBlockConfiguration",
-            lambda: self.s3control.get_public_access_block(AccountId=self.target.account))
-        if found is None:
-            return {BLOCK_KEY: None}
-        config = found.get(BLOCK_KEY, {})
-        return {BLOCK_KEY: {flag: bool(config.get(flag, False)) for flag in BLOCK_FLAGS}}
-
-    def desired(self, before: State) -> State:
-        return {BLOCK_KEY: dict.fromkeys(BLOCK_FLAGS, True)}
-
-    def transition(self, frm: State, to: State) -> list[ApiCall]:
-        account = {"AccountId": self.target.account}
-        if to[BLOCK_KEY] is None:
-            return [ApiCall(service="s3control", operation="DeletePublicAccessBlock",
-                            params=account)]
-        return [ApiCall(service="s3control", operation="PutPublicAccessBlock",
-                        params={**account, BLOCK_KEY: dict(to[BLOCK_KEY])})]
+    def block_what(self) -> str:
+        return f"account {self.target.account}"
