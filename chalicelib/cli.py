@@ -179,12 +179,34 @@ def cmd_incidents(args: argparse.Namespace) -> int:
 
 
 def cmd_evidence(args: argparse.Namespace) -> int:
+    import hashlib
+
     from chalicelib import evidence
 
     ctx = _context()
-    report = evidence.build(ctx.store, since=_since(args.since))
+    if args.verify:
+        try:
+            data = Path(args.verify).read_bytes()
+        except OSError as exc:
+            _die(f"cannot read {args.verify}: {exc.strerror or exc}", EXIT_INPUT)
+        digest = hashlib.sha256(data).hexdigest()
+        known = ctx.store.report(digest)
+        if known is None:
+            print(f"remediate: {args.verify} (sha256 {digest}) is not a report generated here, "
+                  "or it was changed", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"{args.verify}: unchanged {known['format']} report generated "
+              f"{known['generated_at']} (since {known['since']}), sha256 {digest}")
+        return EXIT_OK
+    if not args.since:
+        _die("evidence needs --since DATE (or --verify FILE)", EXIT_INPUT)
+    report = evidence.build(ctx.store, since=_since(args.since), policies=ctx.policies)
     render = {"md": evidence.to_md, "html": evidence.to_html, "json": evidence.to_json}
-    _write_or_print(render[args.format](report), args.output)
+    text = render[args.format](report).rstrip("\n") + "\n"  # exactly the bytes written
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    ctx.store.put_report(digest, since=report["since"], fmt=args.format)
+    _write_or_print(text, args.output)
+    print(f"sha256 {digest}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -288,10 +310,12 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_incidents)
 
     p = sub.add_parser("evidence", help="HIPAA evidence report per Security Rule reference")
-    p.add_argument("--since", metavar="DATE", required=True,
+    p.add_argument("--since", metavar="DATE",
                    help="incidents opened on or after (YYYY-MM-DD)")
     p.add_argument("--format", choices=("md", "html", "json"), default="md")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--verify", metavar="FILE", help=(
+        "exit 0 if FILE is a report generated here and unchanged, 1 otherwise"))
     p.set_defaults(func=cmd_evidence)
 
     p = sub.add_parser("rollback", help="restore the state saved before the fix")

@@ -15,6 +15,7 @@ import statistics
 from typing import Any
 
 from chalicelib.hipaa import CONTROLS, describe
+from chalicelib.policy import Policy
 from chalicelib.record import Incident
 from chalicelib.render import CSS, breach_clock, duration, md
 from chalicelib.store import Store
@@ -47,7 +48,22 @@ def _row(store: Store, inc: Incident, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def build(store: Store, *, since: dt.datetime, now: dt.datetime | None = None) -> dict[str, Any]:
+def _coverage(policies: list[Policy]) -> dict[str, list[dict[str, Any]]]:
+    """Per HIPAA reference: the policies watching it, their sources, mode and exemptions."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for p in policies:
+        row = {"policy": p.name, "remediation": p.remediation, "mode": p.mode.value,
+               "sources": sorted({t.source.value for t in p.trigger}),
+               "triggers": sorted({k for t in p.trigger for k in t.kinds}),
+               "exempt_tag": p.exempt_tag, "exempt_accounts": list(p.exempt_accounts),
+               "resource_tags": dict(p.resource_tags)}
+        for control in p.hipaa:
+            out.setdefault(control, []).append(row)
+    return out
+
+
+def build(store: Store, *, since: dt.datetime, now: dt.datetime | None = None,
+          policies: list[Policy] | None = None) -> dict[str, Any]:
     from chalicelib.drill import within_a_year
 
     now = now or dt.datetime.now(dt.UTC)
@@ -57,13 +73,15 @@ def build(store: Store, *, since: dt.datetime, now: dt.datetime | None = None) -
                              for s in d["scenarios"]]}
               for d in within_a_year(store.drills(), now)]
     rows = {i.incident_id: _row(store, i, now) for i in incidents}
+    coverage = _coverage(policies or [])
     controls = []
-    for control in sorted({c for i in incidents for c in i.controls}):
+    for control in sorted({c for i in incidents for c in i.controls} | set(coverage)):
         mine = [rows[i.incident_id] for i in incidents if control in i.controls]
         ttrs = [r["time_to_remediate_seconds"] for r in mine
                 if r["time_to_remediate_seconds"] is not None]
         controls.append({
             "control": control, "name": CONTROLS.get(control, ""),
+            "coverage": coverage.get(control, []),
             "incidents": mine,
             "total": len(mine),
             "resolved": sum(r["status"] == "resolved" for r in mine),
@@ -126,6 +144,9 @@ def to_md(report: dict[str, Any]) -> str:
         lines.append("")
     for c in report["controls"]:
         lines += [f"## {md(describe(c['control']))}", "",
+                  "Watched by: " + (", ".join(
+                      f"{md(w['policy'])} ({md(w['mode'])}; {md(', '.join(w['sources']))})"
+                      for w in c.get("coverage", [])) or "no policy") + ".", "",
                   f"{_count(c['total'])}: {c['resolved']} resolved, {c['open']} open, "
                   f"{c['rolled_back']} rolled back; median time to remediate "
                   f"{_ttr(c['median_time_to_remediate_seconds'])}.", "",
@@ -183,7 +204,10 @@ def to_html(report: dict[str, Any]) -> str:
             f"<td>{e(_approval(r))}</td></tr>"
             for r in c["incidents"])
         parts.append(
-            f"<h2>{e(describe(c['control']))}</h2><p>{_count(c['total'])}: "
+            f"<h2>{e(describe(c['control']))}</h2><p>Watched by: "
+            + (", ".join(f"<code>{e(w['policy'])}</code> ({e(w['mode'])}; "
+                         f"{e(', '.join(w['sources']))})" for w in c.get("coverage", []))
+               or "no policy") + f".</p><p>{_count(c['total'])}: "
             f"{c['resolved']} resolved, {c['open']} open, {c['rolled_back']} rolled back; "
             f"median time to remediate {e(_ttr(c['median_time_to_remediate_seconds']))}.</p>"
             "<table><tr><th>Incident</th><th>Resource</th><th>Status</th><th>Opened</th>"

@@ -6,6 +6,7 @@
 - `incidents`: incidents, open pointers and timelines
 - `approvals`: pending approvals and the groups of held fixes
 - `drills`: incident-response drill runs
+- `reports`: the SHA-256 of every evidence report generated, for `--verify`
 
 `Store` is all of them over one DynamoDB table (`table.Table`), where every call goes
 through `Table.call`: a lost conditional write is `StateConflict`, anything else
@@ -20,9 +21,10 @@ from chalicelib.store.drills import Drills
 from chalicelib.store.events import EventClaims
 from chalicelib.store.incidents import Incidents
 from chalicelib.store.leases import Leases
+from chalicelib.store.reports import Reports
 
 __all__ = ["Store", "held_group_id"]
 
 
-class Store(EventClaims, Leases, AutoBudget, Incidents, Approvals, Drills):
+class Store(EventClaims, Leases, AutoBudget, Incidents, Approvals, Drills, Reports):
     """The state table. `client` is a DynamoDB client; `clock` returns aware datetimes."""

@@ -48,8 +48,11 @@ class Table:
             message = exc.response.get("Error", {}).get("Message", "")
             if code in _CONFLICTS:
                 raise StateConflict(f"state table {self.table}: {operation}: {code}") from exc
+            hint = (" (the table does not exist: `remediate bootstrap` creates it)"
+                    if code == "ResourceNotFoundException" and operation != "DescribeTable"
+                    else "")
             raise StateStoreError(f"state table {self.table}: {operation} failed: {code}: "
-                                  f"{message}".rstrip(": "), code=code) from exc
+                                  f"{message}".rstrip(": ") + hint, code=code) from exc
         except BotoCoreError as exc:  # unreachable endpoint, missing credentials, …
             raise StateStoreError(f"state table {self.table}: {operation} failed: "
                                   f"{type(exc).__name__}: {exc}",

@@ -95,3 +95,25 @@ def test_assess_stops_a_breach_clock_and_refuses_what_does_not_apply(
     unknown = cli("assess", "inc-none", "--breach", "yes", "--reason", "r", "--as", "U_ONCALL",
                   env=env)
     assert unknown.returncode == 3
+
+
+def test_evidence_covers_every_watched_control_and_verifies_its_copy(
+        cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "evidence.json"
+    missing = cli("evidence", "--since", "2026-01-01")
+    assert missing.returncode == 1 and "remediate bootstrap" in missing.stderr
+    cli("bootstrap")
+    proc = cli("evidence", "--since", "2026-01-01", "--format", "json", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    digest = proc.stderr.strip().splitlines()[-1].removeprefix("sha256 ")
+    report = json.loads(out.read_text())
+    by_control = {c["control"]: c for c in report["controls"]}
+    watched = by_control["164.312(b)"]["coverage"]  # audit controls: watched, no incident
+    assert {"cloudtrail-on", "logs-retention"} <= {w["policy"] for w in watched}
+    assert all(w["mode"] and w["sources"] for w in watched)
+    ok = cli("evidence", "--verify", str(out))
+    assert ok.returncode == 0 and digest in ok.stdout
+    out.write_text(out.read_text().replace("cloudtrail-on", "cloudtrail-off"))
+    edited = cli("evidence", "--verify", str(out))
+    assert edited.returncode == 1 and "not a report generated here" in edited.stderr
+    assert cli("evidence").returncode == 2  # neither --since nor --verify
