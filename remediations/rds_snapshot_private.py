@@ -62,7 +62,7 @@ class RdsSnapshotPrivate(Remediation):
         return ref.rsplit(":", 1)[-1] if ref.startswith("arn:") else ref
 
     def resolve(self) -> Resource:
-        """Find the snapshot by identifier, else by Config's resource id; its ARN."""
+        """Find the snapshot by identifier, ARN or (cluster snapshots) resource id; its ARN."""
         found = self.target.resource
         with translate(f"finding {self.kind} {self.snapshot}"):
             paginator = self.rds.get_paginator(f"describe_{'db_cluster' if self.cluster else 'db'}"
@@ -70,8 +70,9 @@ class RdsSnapshotPrivate(Remediation):
             for page in paginator.paginate():
                 for snap in page[f"{self.kind}s"]:
                     arn = snap[f"{self.kind}Arn"]
+                    # never the DbiResourceId: that is the source instance's, shared by
+                    # all its snapshots
                     if self.snapshot in (snap[f"{self.kind}Identifier"], arn,
-                                         snap.get("DbiResourceId"),
                                          snap.get("DBClusterSnapshotResourceId")):
                         self.target.resource = Resource(type=found.type, id=arn, arn=arn,
                                                         tags=found.tags)
