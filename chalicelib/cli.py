@@ -200,7 +200,15 @@ def cmd_evidence(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.since:
         _die("evidence needs --since DATE (or --verify FILE)", EXIT_INPUT)
-    report = evidence.build(ctx.store, since=_since(args.since), policies=ctx.policies)
+    snapshot = None
+    if args.snapshot:
+        from chalicelib.snapshot import take
+
+        accounts = _csv_arg(args.accounts) or [ctx.aws.identity()["Account"]]
+        regions = _csv_arg(args.regions) or [ctx.aws.home_region]
+        snapshot = take(ctx, accounts=accounts, regions=regions)
+    report = evidence.build(ctx.store, since=_since(args.since), policies=ctx.policies,
+                            snapshot=snapshot)
     render = {"md": evidence.to_md, "html": evidence.to_html, "json": evidence.to_json}
     text = render[args.format](report).rstrip("\n") + "\n"  # exactly the bytes written
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -208,6 +216,10 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     _write_or_print(text, args.output)
     print(f"sha256 {digest}", file=sys.stderr)
     return EXIT_OK
+
+
+def _csv_arg(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
@@ -314,6 +326,12 @@ def parser() -> argparse.ArgumentParser:
                    help="incidents opened on or after (YYYY-MM-DD)")
     p.add_argument("--format", choices=("md", "html", "json"), default="md")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--snapshot", action="store_true", help=(
+        "add the current state of every watched resource, read from AWS"))
+    p.add_argument("--accounts", metavar="IDS", help="with --snapshot: comma-separated "
+                   "account ids (default: our own)")
+    p.add_argument("--regions", metavar="NAMES", help="with --snapshot: comma-separated "
+                   "regions (default: our home region)")
     p.add_argument("--verify", metavar="FILE", help=(
         "exit 0 if FILE is a report generated here and unchanged, 1 otherwise"))
     p.set_defaults(func=cmd_evidence)

@@ -174,8 +174,12 @@ def _write_outputs(ctx: Context, incidents: dict[str, str], output: Path) -> Non
                      f"</td><td>{html.escape(inc.status.value)}</td>"
                      f"<td>{html.escape(inc.remediation)}</td>"
                      f"<td><code>{html.escape(inc.resource)}</code></td></tr>")
+    from chalicelib.snapshot import take
+
+    snapshot = take(ctx, accounts=[ctx.aws.identity()["Account"]],
+                    regions=[ctx.aws.home_region])
     report = evidence.build(ctx.store, since=now - dt.timedelta(days=1), now=now,
-                            policies=ctx.policies)
+                            policies=ctx.policies, snapshot=snapshot)
     (output / "evidence.md").write_text(evidence.to_md(report))
     (output / "evidence.html").write_text(evidence.to_html(report))
     (output / "evidence.json").write_text(evidence.to_json(report))

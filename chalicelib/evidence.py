@@ -63,7 +63,8 @@ def _coverage(policies: list[Policy]) -> dict[str, list[dict[str, Any]]]:
 
 
 def build(store: Store, *, since: dt.datetime, now: dt.datetime | None = None,
-          policies: list[Policy] | None = None) -> dict[str, Any]:
+          policies: list[Policy] | None = None,
+          snapshot: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     from chalicelib.drill import within_a_year
 
     now = now or dt.datetime.now(dt.UTC)
@@ -82,6 +83,8 @@ def build(store: Store, *, since: dt.datetime, now: dt.datetime | None = None,
         controls.append({
             "control": control, "name": CONTROLS.get(control, ""),
             "coverage": coverage.get(control, []),
+            **({"snapshot": [r for r in snapshot if control in r["controls"]]}
+               if snapshot is not None else {}),
             "incidents": mine,
             "total": len(mine),
             "resolved": sum(r["status"] == "resolved" for r in mine),
@@ -97,13 +100,22 @@ def build(store: Store, *, since: dt.datetime, now: dt.datetime | None = None,
             "incidents": len(incidents), "controls": controls,
             "still_open": [r for r in rows.values() if r["status"] == "open"],
             "open_breach_clocks": clocks, "breach_assessments": assessed,
-            "drills": drills}
+            "drills": drills,
+            **({"snapshot": snapshot} if snapshot is not None else {})}
 
 
 def _approval(row: dict[str, Any]) -> str:
     if row["approved_by"]:
         return ", ".join(row["approved_by"])
     return "automatic" if row["status"] in ("resolved", "rolled_back") else "—"
+
+
+def _judged(row: dict[str, Any]) -> str:
+    if row["compliant"] is True:
+        return "compliant"
+    if row["compliant"] is False:
+        return "NOT compliant"
+    return str(row["note"] or "unknown")
 
 
 def _count(n: int) -> str:
@@ -158,6 +170,13 @@ def to_md(report: dict[str, Any]) -> str:
                 f"{md(r['opened'])} | {_ttr(r['time_to_remediate_seconds'])} | "
                 f"{md(_approval(r))} |")
         lines.append("")
+        if "snapshot" in c:
+            lines += ["Configuration now:", "", "| resource | policy | state | incident |",
+                      "|---|---|---|---|"]
+            lines += [f"| {md(s['resource'] or s['account'] + ' ' + s['region'])} | "
+                      f"{md(s['policy'])} | {md(_judged(s))} | {md(s['incident_id'] or '—')} |"
+                      for s in c["snapshot"]]
+            lines.append("")
     if report["still_open"]:
         lines += ["## Still open", ""]
         lines += [f"- {md(r['incident_id'])}: {md(r['remediation'])} on {md(r['resource'])}"
@@ -212,6 +231,15 @@ def to_html(report: dict[str, Any]) -> str:
             f"median time to remediate {e(_ttr(c['median_time_to_remediate_seconds']))}.</p>"
             "<table><tr><th>Incident</th><th>Resource</th><th>Status</th><th>Opened</th>"
             f"<th>Time to remediate</th><th>Approved by</th></tr>{rows}</table>")
+        if "snapshot" in c:
+            now_rows = "".join(
+                f"<tr><td>{e(s['resource'] or s['account'] + ' ' + s['region'])}</td>"
+                f"<td>{e(s['policy'])}</td><td><span class='badge "
+                f"{'resolved' if s['compliant'] else 'open'}'>{e(_judged(s))}</span></td>"
+                f"<td><code>{e(s['incident_id'] or '—')}</code></td></tr>"
+                for s in c["snapshot"])
+            parts.append("<p>Configuration now:</p><table><tr><th>Resource</th><th>Policy"
+                         f"</th><th>State</th><th>Incident</th></tr>{now_rows}</table>")
     return ("<!doctype html><html lang=en><head><meta charset=utf-8>"
             f"<title>HIPAA evidence report</title><style>{CSS}</style></head><body>"
             + "".join(parts) + "</body></html>\n")

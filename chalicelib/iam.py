@@ -24,6 +24,14 @@ BOOTSTRAP_ACTIONS: tuple[str, ...] = (
 )
 
 
+# What `remediate evidence --snapshot` lists to find the watched resources (reads only);
+# the state of each is then read by its remediation's own declared `read`.
+INVENTORY_ACTIONS: tuple[str, ...] = ("s3:ListAllMyBuckets", "kms:ListKeys")
+
+# Actions that IAM authorises on "*" only (no resource-level form).
+_UNSCOPED = frozenset(INVENTORY_ACTIONS)
+
+
 def remediation_actions() -> dict[str, tuple[str, ...]]:
     """remediation name -> the IAM actions it declares."""
     from remediations import load
@@ -32,6 +40,8 @@ def remediation_actions() -> dict[str, tuple[str, ...]]:
 
 
 def _resources_for(action: str) -> list[str]:
+    if action in _UNSCOPED:
+        return ["*"]
     service = action.split(":", 1)[0]
     return {
         "s3": ["arn:aws:s3:::*"],
@@ -41,7 +51,8 @@ def _resources_for(action: str) -> list[str]:
 
 def _remediation_statements() -> list[dict[str, object]]:
     """The union of the remediations' actions, one statement per resource scope."""
-    remediation = sorted({a for actions in remediation_actions().values() for a in actions})
+    remediation = sorted({a for actions in remediation_actions().values() for a in actions}
+                         | set(INVENTORY_ACTIONS))
     by_resource: dict[tuple[str, ...], list[str]] = {}
     for action in remediation:
         by_resource.setdefault(tuple(_resources_for(action)), []).append(action)

@@ -50,7 +50,9 @@ class EbsSnapshotPrivate(Remediation):
         with translate(f"listing public snapshots in {self.target.region}"):
             pages = self.ec2.get_paginator("describe_snapshots").paginate(
                 OwnerIds=["self"], RestorableByUserIds=["all"])
-            return sorted(s["SnapshotId"] for page in pages for s in page["Snapshots"])
+            # our own snapshots only (some implementations ignore the owner filter)
+            return sorted(s["SnapshotId"] for page in pages for s in page["Snapshots"]
+                          if s.get("OwnerId", self.target.account) == self.target.account)
 
     def read(self) -> State:
         public = {}

@@ -9,7 +9,12 @@ import pytest
 from chalicelib.aws import Aws
 from chalicelib.config import Settings
 from chalicelib.context import Context
-from chalicelib.iam import BOOTSTRAP_ACTIONS, PLATFORM_ACTIONS, remediation_actions
+from chalicelib.iam import (
+    BOOTSTRAP_ACTIONS,
+    INVENTORY_ACTIONS,
+    PLATFORM_ACTIONS,
+    remediation_actions,
+)
 from remediations.base import iam_action
 from tests import moto_ext
 
@@ -87,7 +92,7 @@ def make_context(**settings: Any) -> tuple[Context, CallLog]:
 def ctx_log(aws: None, kms_key: str) -> Iterator[tuple[Context, CallLog]]:
     ctx, log = make_context(kms_key="alias/phi-data", approvers=("U_ONCALL",))
     yield ctx, log
-    declared = set(PLATFORM_ACTIONS) | set(BOOTSTRAP_ACTIONS)
+    declared = set(PLATFORM_ACTIONS) | set(BOOTSTRAP_ACTIONS) | set(INVENTORY_ACTIONS)
     for actions in remediation_actions().values():
         declared |= set(actions)
     undeclared = sorted(set(log.actions) - declared)

@@ -117,3 +117,19 @@ def test_evidence_covers_every_watched_control_and_verifies_its_copy(
     edited = cli("evidence", "--verify", str(out))
     assert edited.returncode == 1 and "not a report generated here" in edited.stderr
     assert cli("evidence").returncode == 2  # neither --since nor --verify
+
+
+def test_evidence_snapshot_reads_the_watched_resources_now(cli: Cli, s3: Any,
+                                                           tmp_path: Path) -> None:
+    bucket = _bucket(tmp_path)
+    s3.create_bucket(Bucket=bucket)
+    cli("bootstrap")
+    proc = cli("evidence", "--since", "2026-01-01", "--snapshot", "--format", "json",
+               "--regions", "us-east-1")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)["snapshot"]
+    mine = [r for r in rows if r["resource"] == f"arn:aws:s3:::{bucket}"
+            and r["policy"] == "s3-block-public-access"]
+    assert len(mine) == 1 and mine[0]["compliant"] is False
+    assert all(r["note"] is None or r["note"].startswith(("could not read", "not applicable"))
+               for r in rows)

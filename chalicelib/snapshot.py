@@ -1,0 +1,132 @@
+"""The configuration snapshot of `remediate evidence --snapshot`: every watched resource's
+state now, judged by the remediation that watches it, so the snapshot and the fixes agree
+on what compliant means.
+
+For each account and region, each policy whose remediation has an inventory below lists
+its resources (reads only, paginated); the remediation's own `plan()` reads the state:
+no calls planned is compliant, `NotApplicable` is not applicable, any error is "could not
+read: reason" for that item or listing (never a crash). An open incident is linked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.act import build
+from chalicelib.aws import translate
+from chalicelib.context import Context
+from chalicelib.errors import AutoremediateError, NotApplicable
+from chalicelib.finding import DETECTOR, Resource, account_resource, make_resource
+from chalicelib.policy import Policy
+
+Clients = Callable[[str], Any]
+Inventory = Callable[[Clients, str, str], list[Resource]]
+
+
+def _paged(clients: Clients, service: str, operation: str, key: str,
+           **kwargs: Any) -> list[Any]:
+    with translate(f"listing {service} {operation}"):
+        pages = clients(service).get_paginator(operation).paginate(**kwargs)
+        return [item for page in pages for item in page[key]]
+
+
+def _buckets(clients: Clients, account: str, region: str) -> list[Resource]:
+    with translate("listing S3 buckets"):
+        found = clients("s3").list_buckets()["Buckets"]
+    return [r for b in found if (r := make_resource("AWS::S3::Bucket", b["Name"], account,
+                                                    region))]
+
+
+def _keys(clients: Clients, account: str, region: str) -> list[Resource]:
+    keys = _paged(clients, "kms", "list_keys", "Keys")
+    return [Resource(type="AWS::KMS::Key", id=k["KeyArn"], arn=k["KeyArn"]) for k in keys]
+
+
+def _groups(clients: Clients, account: str, region: str) -> list[Resource]:
+    groups = _paged(clients, "ec2", "describe_security_groups", "SecurityGroups")
+    return [r for g in groups
+            if (r := make_resource("AWS::EC2::SecurityGroup", g["GroupId"], account, region))]
+
+
+def _log_groups(clients: Clients, account: str, region: str) -> list[Resource]:
+    groups = _paged(clients, "logs", "describe_log_groups", "logGroups")
+    return [r for g in groups
+            if (r := make_resource("AWS::Logs::LogGroup", g["logGroupName"], account, region))]
+
+
+def _recorders(clients: Clients, account: str, region: str) -> list[Resource]:
+    with translate("listing configuration recorders"):
+        found = clients("config").describe_configuration_recorder_status()[
+            "ConfigurationRecordersStatus"]
+    return [r for c in found if (r := make_resource(
+        "AWS::Config::ConfigurationRecorder", c["name"], account, region))]
+
+
+def _account(clients: Clients, account: str, region: str) -> list[Resource]:
+    return [account_resource(account, region)]
+
+
+def _region_detectors(clients: Clients, account: str, region: str) -> list[Resource]:
+    return [Resource(type=DETECTOR, id=f"{account}/{region}")]  # read lists the detectors
+
+
+INVENTORY: dict[str, Inventory] = {
+    "s3_block_public_access": _buckets,
+    "s3_default_encryption": _buckets,
+    "s3_account_block_public_access": _account,
+    "cloudtrail_restore": _account,        # every trail homed in the region
+    "ebs_default_encryption": _account,
+    "vpc_flow_logs": _account,             # every VPC in the region
+    "ebs_snapshot_private": _account,      # every public snapshot in the region
+    "kms_enable_rotation": _keys,
+    "sg_revoke_open_ingress": _groups,
+    "logs_retention": _log_groups,
+    "logs_kms_encryption": _log_groups,
+    "config_recorder_restart": _recorders,
+    "guardduty_enable": _region_detectors,
+}
+
+
+def _item(ctx: Context, policy: Policy, resource: Resource, account: str,
+          region: str) -> dict[str, Any]:
+    row: dict[str, Any] = {"policy": policy.name, "remediation": policy.remediation,
+                           "controls": list(policy.hipaa), "account": account,
+                           "region": region, "resource": resource.display,
+                           "compliant": None, "state": None, "incident_id": None,
+                           "note": None}
+    try:
+        rem = build(ctx, policy.remediation, resource, account=account, region=region,
+                    params=policy.params)
+        plan = rem.plan()
+        row.update(compliant=plan.is_noop, state=plan.before)
+    except NotApplicable as exc:
+        row["note"] = f"not applicable: {exc}"
+    except AutoremediateError as exc:
+        row["note"] = f"could not read: {exc}"
+    incident = ctx.store.open_incident(account, resource.display, policy.name)
+    row["incident_id"] = incident.incident_id if incident else None
+    return row
+
+
+def take(ctx: Context, *, accounts: list[str], regions: list[str]) -> list[dict[str, Any]]:
+    """One row per watched resource (or per listing that could not be read)."""
+    rows: list[dict[str, Any]] = []
+    for account in accounts:
+        for region in regions:
+            clients = ctx.aws.client_factory(account=account, region=region)
+            for policy in ctx.policies:
+                inventory = INVENTORY.get(policy.remediation)
+                if inventory is None or policy.fallback:
+                    continue
+                try:
+                    resources = inventory(clients, account, region)
+                except AutoremediateError as exc:
+                    rows.append({"policy": policy.name, "remediation": policy.remediation,
+                                 "controls": list(policy.hipaa), "account": account,
+                                 "region": region, "resource": None, "compliant": None,
+                                 "state": None, "incident_id": None,
+                                 "note": f"could not read: {exc}"})
+                    continue
+                rows.extend(_item(ctx, policy, r, account, region) for r in resources)
+    return rows
