@@ -207,8 +207,11 @@ def cmd_evidence(args: argparse.Namespace) -> int:
         accounts = _csv_arg(args.accounts) or [ctx.aws.identity()["Account"]]
         regions = _csv_arg(args.regions) or [ctx.aws.home_region]
         snapshot = take(ctx, accounts=accounts, regions=regions)
+    import getpass
+
     report = evidence.build(ctx.store, since=_since(args.since), policies=ctx.policies,
-                            snapshot=snapshot)
+                            snapshot=snapshot,
+                            generated_by=args.as_user or f"cli:{getpass.getuser()}")
     render = {"md": evidence.to_md, "html": evidence.to_html, "json": evidence.to_json}
     text = render[args.format](report).rstrip("\n") + "\n"  # exactly the bytes written
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -332,6 +335,8 @@ def parser() -> argparse.ArgumentParser:
                    "account ids (default: our own)")
     p.add_argument("--regions", metavar="NAMES", help="with --snapshot: comma-separated "
                    "regions (default: our home region)")
+    p.add_argument("--as", dest="as_user", metavar="USER",
+                   help="who generates the report (default: the login name)")
     p.add_argument("--verify", metavar="FILE", help=(
         "exit 0 if FILE is a report generated here and unchanged, 1 otherwise"))
     p.set_defaults(func=cmd_evidence)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import re
 import statistics
 from typing import Any
 
@@ -64,7 +65,8 @@ def _coverage(policies: list[Policy]) -> dict[str, list[dict[str, Any]]]:
 
 def build(store: Store, *, since: dt.datetime, now: dt.datetime | None = None,
           policies: list[Policy] | None = None,
-          snapshot: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+          snapshot: list[dict[str, Any]] | None = None,
+          generated_by: str = "autoremediate") -> dict[str, Any]:
     from chalicelib.drill import within_a_year
 
     now = now or dt.datetime.now(dt.UTC)
@@ -91,12 +93,17 @@ def build(store: Store, *, since: dt.datetime, now: dt.datetime | None = None,
             "open": sum(r["status"] == "open" for r in mine),
             "rolled_back": sum(r["status"] == "rolled_back" for r in mine),
             "median_time_to_remediate_seconds": statistics.median(ttrs) if ttrs else None,
+            "p95_time_to_remediate_seconds": _p95(ttrs),
+            "approved": sum(bool(r["approved_by"]) for r in mine),
+            "failed_still_open": sum(r["failures"] > 0 and r["status"] == "open"
+                                     for r in mine),
         })
     # the clock runs until the breach risk assessment is recorded, fixed or not
     clocks = [rows[i.incident_id] for i in incidents if i.breach_status == "assessment_pending"]
     assessed = [rows[i.incident_id] for i in incidents
                 if i.breach_status in ("not_a_breach", "notification_required")]
-    return {"generated_at": now.isoformat(), "since": since.isoformat(),
+    return {"generated_at": now.isoformat(), "generated_by": generated_by,
+            "since": since.isoformat(),
             "incidents": len(incidents), "controls": controls,
             "still_open": [r for r in rows.values() if r["status"] == "open"],
             "open_breach_clocks": clocks, "breach_assessments": assessed,
@@ -110,7 +117,27 @@ def _approval(row: dict[str, Any]) -> str:
     return "automatic" if row["status"] in ("resolved", "rolled_back") else "—"
 
 
+# "Print to PDF" from a browser gives a clean document: no widows, no split rows
+PRINT_CSS = """
+.meta{color:#5a606b}.toc ol{columns:2;margin:.2rem 0 1rem}.toc-title{margin-top:1rem}
+@media print{body{max-width:none;margin:0;font-size:11pt}a{color:inherit;
+text-decoration:none}h2{break-after:avoid}tr,li{break-inside:avoid}
+.badge{border:1px solid #888;color:#000;background:none}}
+"""
+
+
+def _p95(values: list[float]) -> float | None:
+    """The 95th percentile (nearest rank); None without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, -(-95 * len(ordered) // 100) - 1)]
+
+
 def _judged(row: dict[str, Any]) -> str:
+    if row.get("exempt"):
+        since = f" since {row['exempt']['since']}" if row["exempt"].get("since") else ""
+        return f"exempt{since}: {row['exempt']['reason']}"
     if row["compliant"] is True:
         return "compliant"
     if row["compliant"] is False:
@@ -161,9 +188,12 @@ def to_md(report: dict[str, Any]) -> str:
                       for w in c.get("coverage", [])) or "no policy") + ".", "",
                   f"{_count(c['total'])}: {c['resolved']} resolved, {c['open']} open, "
                   f"{c['rolled_back']} rolled back; median time to remediate "
-                  f"{_ttr(c['median_time_to_remediate_seconds'])}.", "",
-                  "| incident | resource | status | opened | time to remediate | approved by |",
-                  "|---|---|---|---|---|---|"]
+                  f"{_ttr(c['median_time_to_remediate_seconds'])}, p95 "
+                  f"{_ttr(c['p95_time_to_remediate_seconds'])}; {c['approved']} approved by a "
+                  f"human; {c['failed_still_open']} failed and still open.", "",
+                  *(["| incident | resource | status | opened | time to remediate | "
+                     "approved by |", "|---|---|---|---|---|---|"] if c["incidents"]
+                    else ["No incident in the period."])]
         for r in c["incidents"]:
             lines.append(
                 f"| {md(r['incident_id'])} | {md(r['resource'])} | {md(r['status'])} | "
@@ -186,9 +216,10 @@ def to_md(report: dict[str, Any]) -> str:
 
 def to_html(report: dict[str, Any]) -> str:
     e = html.escape
-    parts = [f"<h1>HIPAA evidence report</h1><p>Incidents opened since "
-             f"{e(report['since'])}: <b>{report['incidents']}</b> (generated "
-             f"{e(report['generated_at'])}).</p>"]
+    parts = [f"<h1>HIPAA evidence report</h1><p class=meta>Period: {e(report['since'])} to "
+             f"{e(report['generated_at'])} · generated {e(report['generated_at'])} by "
+             f"{e(report.get('generated_by', 'autoremediate'))} · incidents opened in the "
+             f"period: <b>{report['incidents']}</b></p>"]
     if report["open_breach_clocks"]:
         items = "".join(f"<li><code>{e(r['incident_id'])}</code> on "
                         f"<code>{e(r['resource'])}</code>: <span class=clock>"
@@ -228,9 +259,12 @@ def to_html(report: dict[str, Any]) -> str:
                          f"{e(', '.join(w['sources']))})" for w in c.get("coverage", []))
                or "no policy") + f".</p><p>{_count(c['total'])}: "
             f"{c['resolved']} resolved, {c['open']} open, {c['rolled_back']} rolled back; "
-            f"median time to remediate {e(_ttr(c['median_time_to_remediate_seconds']))}.</p>"
-            "<table><tr><th>Incident</th><th>Resource</th><th>Status</th><th>Opened</th>"
-            f"<th>Time to remediate</th><th>Approved by</th></tr>{rows}</table>")
+            f"median time to remediate {e(_ttr(c['median_time_to_remediate_seconds']))}, "
+            f"p95 {e(_ttr(c['p95_time_to_remediate_seconds']))}; {c['approved']} approved "
+            f"by a human; {c['failed_still_open']} failed and still open.</p>"
+            + ("<table><tr><th>Incident</th><th>Resource</th><th>Status</th><th>Opened</th>"
+               f"<th>Time to remediate</th><th>Approved by</th></tr>{rows}</table>" if rows
+               else "<p class=meta>No incident in the period.</p>"))
         if "snapshot" in c:
             now_rows = "".join(
                 f"<tr><td>{e(s['resource'] or s['account'] + ' ' + s['region'])}</td>"
@@ -240,9 +274,20 @@ def to_html(report: dict[str, Any]) -> str:
                 for s in c["snapshot"])
             parts.append("<p>Configuration now:</p><table><tr><th>Resource</th><th>Policy"
                          f"</th><th>State</th><th>Incident</th></tr>{now_rows}</table>")
+    body = "".join(parts)
+    titles: list[str] = []
+
+    def anchor(match: re.Match[str]) -> str:
+        titles.append(match.group(1))
+        return f"<h2 id=s{len(titles)}>{match.group(1)}</h2>"
+
+    body = re.sub(r"<h2>(.*?)</h2>", anchor, body)
+    toc = "".join(f"<li><a href='#s{i}'>{t}</a></li>" for i, t in enumerate(titles, 1))
+    head, _, rest = body.partition("</p>")  # the contents come after the title block
     return ("<!doctype html><html lang=en><head><meta charset=utf-8>"
-            f"<title>HIPAA evidence report</title><style>{CSS}</style></head><body>"
-            + "".join(parts) + "</body></html>\n")
+            f"<title>HIPAA evidence report</title><style>{CSS}{PRINT_CSS}</style></head>"
+            f"<body>{head}</p><nav class=toc><h2 class=toc-title>Contents</h2><ol>{toc}</ol>"
+            f"</nav>{rest}</body></html>\n")
 
 
 def to_json(report: dict[str, Any]) -> str:

@@ -5,7 +5,9 @@ on what compliant means.
 For each account and region, each policy whose remediation has an inventory below lists
 its resources (reads only, paginated); the remediation's own `plan()` reads the state:
 no calls planned is compliant, `NotApplicable` is not applicable, any error is "could not
-read: reason" for that item or listing (never a crash). An open incident is linked.
+read: reason" for that item or listing (never a crash). An open incident is linked, and an
+exemption in force is shown with its reason and, when tagged, since when
+(`autoremediate:exempt-reason`, `autoremediate:exempt-since`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from chalicelib.aws import translate
 from chalicelib.context import Context
 from chalicelib.errors import AutoremediateError, NotApplicable
 from chalicelib.finding import DETECTOR, Resource, account_resource, make_resource
+from chalicelib.gate import Decision, decide
 from chalicelib.policy import Policy
 
 Clients = Callable[[str], Any]
@@ -94,10 +97,16 @@ def _item(ctx: Context, policy: Policy, resource: Resource, account: str,
                            "controls": list(policy.hipaa), "account": account,
                            "region": region, "resource": resource.display,
                            "compliant": None, "state": None, "incident_id": None,
-                           "note": None}
+                           "exempt": None, "note": None}
     try:
         rem = build(ctx, policy.remediation, resource, account=account, region=region,
                     params=policy.params)
+        tags = rem.tags()
+        decision = decide(policy, tags, dry_run=False, account=account)
+        if decision.decision is Decision.EXEMPT:  # in force: reason and since, if tagged
+            row["exempt"] = {"reason": tags.get(f"{policy.exempt_tag}-reason")
+                             or decision.reason,
+                             "since": tags.get(f"{policy.exempt_tag}-since")}
         plan = rem.plan()
         row.update(compliant=plan.is_noop, state=plan.before)
     except NotApplicable as exc:

@@ -95,11 +95,15 @@ class CloudTrailRestore(Remediation):
             state[arn] = {"IsLogging": bool(status["IsLogging"]),
                           "IsMultiRegionTrail": bool(trail.get("IsMultiRegionTrail")),
                           "LogFileValidationEnabled": bool(
-                              trail.get("LogFileValidationEnabled"))}
+                              trail.get("LogFileValidationEnabled")),
+                          # recorded for the evidence, never changed here
+                          "S3BucketName": trail.get("S3BucketName"),
+                          "KmsKeyId": trail.get("KmsKeyId")}
         return {"Trails": state}
 
     def desired(self, before: State) -> State:
-        return {"Trails": {arn: dict.fromkeys(SETTINGS, True) for arn in before["Trails"]}}
+        return {"Trails": {arn: {**have, **dict.fromkeys(SETTINGS, True)}
+                           for arn, have in before["Trails"].items()}}
 
     def transition(self, frm: State, to: State) -> list[ApiCall]:
         calls = []

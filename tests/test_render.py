@@ -71,7 +71,9 @@ def test_evidence_report_escapes_too() -> None:
               "open_breach_clocks": [row], "controls": [{
                   "control": "164.312(b)", "name": "", "incidents": [row], "total": 1,
                   "resolved": 0, "open": 1, "rolled_back": 0,
-                  "median_time_to_remediate_seconds": None}]}
+                  "median_time_to_remediate_seconds": None,
+                  "p95_time_to_remediate_seconds": None, "approved": 0,
+                  "failed_still_open": 0}]}
     assert "<script>" not in evidence.to_html(report)
     assert "<script>" not in evidence.to_md(report) and "[click](" not in evidence.to_md(report)
 
@@ -157,3 +159,51 @@ def test_demo_events_happen_now_so_the_breach_clock_never_reads_overdue() -> Non
     age = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(fresh["time"])
     assert abs(age) < dt.timedelta(minutes=1)
     assert fresh["detail"]["requestParameters"]["bucketPolicy"]["Version"] == "2012-10-17"
+
+
+def test_evidence_pack_reads_right_in_a_real_browser(ctx: Context, s3: Any,
+                                                     tmp_path: Path) -> None:
+    from chalicelib.assess import assess
+    from chalicelib.drill import run
+    from chalicelib.snapshot import take
+
+    sync_api, chromium = _browser()
+    s3.create_bucket(Bucket="phi-bucket")
+    handle(load_event("cloudtrail_put_bucket_policy"), ctx)
+    (gd,) = handle(load_event("guardduty_ec2_ssh_bruteforce"), ctx)
+    assess(ctx, str(gd.incident_id), breach=False, reason=HTML_PAYLOAD, user="U_ONCALL")
+    run(ctx, only="public-bucket")
+    report = evidence.build(ctx.store, since=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+                            policies=ctx.policies, generated_by=MD_PAYLOAD,
+                            snapshot=take(ctx, accounts=["123456789012"],
+                                          regions=["us-east-1"]))
+    page_path = tmp_path / "evidence.html"
+    page_path.write_text(evidence.to_html(report))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            dialogs: list[str] = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(page_path.resolve().as_uri())
+            page.screenshot(path=str(ARTIFACTS / "evidence.png"), full_page=True)
+            body = page.inner_text("body")
+            toc = page.inner_text("nav.toc")
+            for section in ("Incident-response drills (last 12 months)",
+                            "Breach risk assessments", "164.312(b) Audit controls",
+                            "164.312(a)(1) Access control"):
+                assert section in toc and section in body
+            page.click("nav.toc >> text=164.312(b) Audit controls")  # the links work
+            assert "Watched by:" in body and "Configuration now:" in body
+            assert "NOT compliant" in body or "compliant" in body
+            assert MD_PAYLOAD in body and HTML_PAYLOAD in body  # shown as text
+            assert page.locator("img").count() == 0 and page.locator("script").count() == 0
+            assert page.evaluate("window.__pwned") is None and not dialogs
+            page.emulate_media(media="print")
+            pdf = page.pdf()  # "Print to PDF" works and gives a document
+            assert pdf[:4] == b"%PDF" and len(pdf) > 5000
+        finally:
+            browser.close()

@@ -66,3 +66,17 @@ def test_a_service_that_refuses_is_shown_not_a_crash(ctx: Context) -> None:
     (refused,) = [r for r in rows if r["policy"] == "kms-rotation"]
     assert refused["resource"] is None and refused["note"].startswith("could not read:")
     assert "AccessDenied" in refused["note"]
+
+
+def test_exemptions_in_force_are_shown_with_reason_and_since(ctx: Context, s3: Any) -> None:
+    s3.create_bucket(Bucket="public-dataset")
+    s3.put_bucket_tagging(Bucket="public-dataset", Tagging={"TagSet": [
+        {"Key": "autoremediate:exempt", "Value": "true"},
+        {"Key": "autoremediate:exempt-reason", "Value": "de-identified open data"},
+        {"Key": "autoremediate:exempt-since", "Value": "2026-03-01"}]})
+    rows = take(ctx, accounts=[ACCOUNT], regions=["us-east-1"])
+    row = _rows(rows, "s3-block-public-access")["arn:aws:s3:::public-dataset"]
+    assert row["exempt"] == {"reason": "de-identified open data", "since": "2026-03-01"}
+    report = evidence.build(ctx.store, since=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+                            policies=ctx.policies, snapshot=rows)
+    assert "exempt since 2026-03-01: de-identified open data" in evidence.to_md(report)
