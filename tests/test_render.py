@@ -3,10 +3,12 @@ and a real browser reading the HTML page."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,23 @@ def test_guardduty_incident_starts_the_breach_clock(ctx: Context) -> None:
     assert [c["incident_id"] for c in report["open_breach_clocks"]] == [r.incident_id]
 
 
+@contextlib.contextmanager
+def _page(sync_api: Any, chromium: str) -> Iterator[tuple[Any, list[str]]]:
+    """A page in headless Chromium (flags for this closed network) and the dialogs it
+    opened (a payload that ran would open one)."""
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            dialogs: list[str] = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            yield page, dialogs
+        finally:
+            browser.close()
+
+
 def _browser() -> Any:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -120,30 +139,21 @@ def test_timeline_reads_right_in_a_real_browser(ctx: Context, s3: Any, tmp_path:
     page_path.write_text(render.timeline_html(ctx.store.incident(r.incident_id),
                                               ctx.store.entries(r.incident_id)))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            dialogs: list[str] = []
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto(page_path.resolve().as_uri())
-            page.screenshot(path=str(ARTIFACTS / "timeline.png"), full_page=True)
-            body = page.inner_text("body")
-            assert f"Incident {r.incident_id}" in body
-            assert "resolved" in page.inner_text(".badge")
-            assert "arn:aws:s3:::phi-bucket" in body
-            assert "164.312(a)(1) Access control" in body
-            assert "time to remediate" in body
-            for kind in ("detected", "planned", "applied", "verified", "closed"):
-                assert page.get_by_text(kind, exact=True).first.is_visible()
-            assert page.get_by_text("s3:PutPublicAccessBlock").first.is_visible()
-            assert "+" in page.inner_text("pre.diff")  # the after-state lines
-            assert MD_PAYLOAD in body  # shown as text, not interpreted
-            assert page.evaluate("window.__pwned") is None and not dialogs
-        finally:
-            browser.close()
+    with _page(sync_api, chromium) as (page, dialogs):
+        page.goto(page_path.resolve().as_uri())
+        page.screenshot(path=str(ARTIFACTS / "timeline.png"), full_page=True)
+        body = page.inner_text("body")
+        assert f"Incident {r.incident_id}" in body
+        assert "resolved" in page.inner_text(".badge")
+        assert "arn:aws:s3:::phi-bucket" in body
+        assert "164.312(a)(1) Access control" in body
+        assert "time to remediate" in body
+        for kind in ("detected", "planned", "applied", "verified", "closed"):
+            assert page.get_by_text(kind, exact=True).first.is_visible()
+        assert page.get_by_text("s3:PutPublicAccessBlock").first.is_visible()
+        assert "+" in page.inner_text("pre.diff")  # the after-state lines
+        assert MD_PAYLOAD in body  # shown as text, not interpreted
+        assert page.evaluate("window.__pwned") is None and not dialogs
 
 
 def test_demo_events_happen_now_so_the_breach_clock_never_reads_overdue() -> None:
@@ -180,30 +190,21 @@ def test_evidence_pack_reads_right_in_a_real_browser(ctx: Context, s3: Any,
     page_path = tmp_path / "evidence.html"
     page_path.write_text(evidence.to_html(report))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            dialogs: list[str] = []
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto(page_path.resolve().as_uri())
-            page.screenshot(path=str(ARTIFACTS / "evidence.png"), full_page=True)
-            body = page.inner_text("body")
-            toc = page.inner_text("nav.toc")
-            for section in ("Incident-response drills (last 12 months)",
-                            "Breach risk assessments", "164.312(b) Audit controls",
-                            "164.312(a)(1) Access control"):
-                assert section in toc and section in body
-            page.click("nav.toc >> text=164.312(b) Audit controls")  # the links work
-            assert "Watched by:" in body and "Configuration now:" in body
-            assert "NOT compliant" in body or "compliant" in body
-            assert MD_PAYLOAD in body and HTML_PAYLOAD in body  # shown as text
-            assert page.locator("img").count() == 0 and page.locator("script").count() == 0
-            assert page.evaluate("window.__pwned") is None and not dialogs
-            page.emulate_media(media="print")
-            pdf = page.pdf()  # "Print to PDF" works and gives a document
-            assert pdf[:4] == b"%PDF" and len(pdf) > 5000
-        finally:
-            browser.close()
+    with _page(sync_api, chromium) as (page, dialogs):
+        page.goto(page_path.resolve().as_uri())
+        page.screenshot(path=str(ARTIFACTS / "evidence.png"), full_page=True)
+        body = page.inner_text("body")
+        toc = page.inner_text("nav.toc")
+        for section in ("Incident-response drills (last 12 months)",
+                        "Breach risk assessments", "164.312(b) Audit controls",
+                        "164.312(a)(1) Access control"):
+            assert section in toc and section in body
+        page.click("nav.toc >> text=164.312(b) Audit controls")  # the links work
+        assert "Watched by:" in body and "Configuration now:" in body
+        assert "NOT compliant" in body or "compliant" in body
+        assert MD_PAYLOAD in body and HTML_PAYLOAD in body  # shown as text
+        assert page.locator("img").count() == 0 and page.locator("script").count() == 0
+        assert page.evaluate("window.__pwned") is None and not dialogs
+        page.emulate_media(media="print")
+        pdf = page.pdf()  # "Print to PDF" works and gives a document
+        assert pdf[:4] == b"%PDF" and len(pdf) > 5000
