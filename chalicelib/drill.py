@@ -77,17 +77,19 @@ def run(ctx: Context, *, only: str | None = None) -> dict[str, Any]:
         event["time"] = ctx.clock().isoformat()
         began = time.perf_counter()
         result = handle(event, ctx, dry_run=True, drill=scenario["state"])[0]
+        notified_at = ctx.clock()  # handle() returns once the notification step is done
         seconds = time.perf_counter() - began
         entries = ctx.store.entries(result.incident_id) if result.incident_id else []
         planned = _seconds(entries, "detected", "dry_run")
+        planned_at = next((e.at for e in entries if e.kind.value == "dry_run"), None)
         out.append({
             "name": scenario["name"], "description": scenario["description"],
             "expected": scenario["expected"], "outcome": result.outcome.value,
             "ok": result.outcome.value == scenario["expected"],
             "incident_id": result.incident_id, "reason": result.reason,
             "seconds": round(seconds, 3), "detected_to_planned_seconds": planned,
-            # the notification is the pipeline's last step: what remains after planning
-            "planned_to_notified_seconds": round(max(seconds - (planned or 0), 0), 3)})
+            "planned_to_notified_seconds": round(
+                (notified_at - planned_at).total_seconds(), 3) if planned_at else None})
     report = {"drill_id": drill_id, "at": started_at.isoformat(),
               "ok": all(s["ok"] for s in out), "scenarios": out}
     ctx.store.put_drill(report)

@@ -46,10 +46,20 @@ class RdsInstancePrivate(Remediation):
         return self.target.clients("rds")
 
     def instance(self) -> dict[str, Any]:
-        """The instance, found by identifier or Config's resource id (DbiResourceId)."""
+        """The instance, by identifier (one call), else by Config's resource id
+        (DbiResourceId: a search through the region's instances)."""
+        from botocore.exceptions import ClientError
+
         ref = self.target.resource.arn or self.target.resource.id
         wanted = ref.rsplit(":", 1)[-1] if ref.startswith("arn:") else ref
         with translate(f"finding DB instance {wanted}"):
+            try:
+                found = self.rds.describe_db_instances(DBInstanceIdentifier=wanted)
+                self._instance = dict(found["DBInstances"][0])
+                return self._instance
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "DBInstanceNotFound":
+                    raise
             for page in self.rds.get_paginator("describe_db_instances").paginate():
                 for db in page["DBInstances"]:
                     if wanted in (db["DBInstanceIdentifier"], db.get("DbiResourceId")):

@@ -32,6 +32,7 @@ def test_every_scenario_reaches_its_outcome_without_touching_aws(
         assert [e.kind.value for e in ctx.store.entries(s["incident_id"])] == [
             "detected", "dry_run"]
         assert s["detected_to_planned_seconds"] is not None
+        assert 0 <= s["planned_to_notified_seconds"] <= s["seconds"]
 
 
 def test_drills_never_join_each_other_and_stay_out_of_real_incidents(ctx: Context) -> None:

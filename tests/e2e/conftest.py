@@ -16,6 +16,12 @@ from chalicelib.emulator import FAKE_ENV, free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def aws_client(moto_url: str, service: str, region: str = "us-east-1") -> Any:
+    """A boto3 client on the emulator, for setting up and reading back AWS state."""
+    return boto3.client(service, endpoint_url=moto_url, region_name=region,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
@@ -34,8 +40,7 @@ def cli_env(moto_url: str, tmp_path: Path) -> dict[str, str]:
     env.update(FAKE_ENV)
     env["AWS_ENDPOINT_URL"] = moto_url
     env["REMEDIATION_TABLE"] = f"t-{tmp_path.name}"[:200]
-    kms = boto3.client("kms", endpoint_url=moto_url, region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    kms = aws_client(moto_url, "kms")
     alias = f"alias/e2e-{tmp_path.name}"[:250]
     kms.create_alias(AliasName=alias, TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
     env["REMEDIATION_KMS_KEY"] = alias
@@ -44,8 +49,7 @@ def cli_env(moto_url: str, tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def s3(moto_url: str) -> Any:
-    return boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return aws_client(moto_url, "s3")
 
 
 class Cli:

@@ -6,16 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.e2e.conftest import Cli, event_file
+from tests.e2e.conftest import Cli, aws_client, event_file
 from tests.helpers import cloudtrail_event, load_event
-
-
-def _client(moto_url: str, service: str, region: str = "us-east-1") -> Any:
-    return boto3.client(service, endpoint_url=moto_url, region_name=region,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 def _handle(cli: Cli, tmp_path: Path, event: dict[str, Any], **kw: Any) -> tuple[int, Any]:
@@ -29,8 +23,8 @@ def _name(tmp_path: Path, prefix: str) -> str:
 def test_audit_trail_stopped_is_back_on_and_rolls_back(cli: Cli, moto_url: str,
                                                        tmp_path: Path) -> None:
     name = _name(tmp_path, "trail")
-    _client(moto_url, "s3").create_bucket(Bucket=name)
-    ct = _client(moto_url, "cloudtrail")
+    aws_client(moto_url, "s3").create_bucket(Bucket=name)
+    ct = aws_client(moto_url, "cloudtrail")
     arn = ct.create_trail(Name=name, S3BucketName=name, IsMultiRegionTrail=True,
                           EnableLogFileValidation=True)["TrailARN"]
     event = load_event("cloudtrail_stop_logging")
@@ -45,7 +39,7 @@ def test_audit_trail_stopped_is_back_on_and_rolls_back(cli: Cli, moto_url: str,
 
 def test_keys_rotation_on_and_deletion_cancelled_after_approval(cli: Cli, moto_url: str,
                                                                 tmp_path: Path) -> None:
-    kms = _client(moto_url, "kms")
+    kms = aws_client(moto_url, "kms")
     key = kms.create_key()["KeyMetadata"]["KeyId"]
     code, out = _handle(cli, tmp_path, cloudtrail_event("DisableKeyRotation", "kms",
                                                         {"keyId": key}))
@@ -67,7 +61,7 @@ def test_keys_rotation_on_and_deletion_cancelled_after_approval(cli: Cli, moto_u
 def test_encryption_at_rest_gets_our_key_and_rolls_back(cli: Cli, moto_url: str,
                                                         tmp_path: Path, service: str) -> None:
     name = _name(tmp_path, "phi")
-    client = _client(moto_url, service)
+    client = aws_client(moto_url, service)
     if service == "sqs":
         url = client.create_queue(QueueName=name)["QueueUrl"]
         event = cloudtrail_event("CreateQueue", "sqs", {"queueName": name}, {"queueUrl": url})
@@ -92,7 +86,7 @@ def test_encryption_at_rest_gets_our_key_and_rolls_back(cli: Cli, moto_url: str,
     code, out = _handle(cli, tmp_path, event)
     assert (code, out["outcome"]) == (0, "remediated"), out.get("reason")
     alias = cli.env["REMEDIATION_KMS_KEY"]
-    ours = _client(moto_url, "kms").describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+    ours = aws_client(moto_url, "kms").describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
     assert key() == ours
     code, _ = cli.json("rollback", out["incident_id"])
     assert code == 0 and not key()
@@ -105,6 +99,6 @@ def test_detective_controls_guardduty_back_in_the_region(cli: Cli, moto_url: str
                              region=region)
     code, out = _handle(cli, tmp_path, event)
     assert (code, out["outcome"]) == (0, "remediated")
-    gd = _client(moto_url, "guardduty", region)
+    gd = aws_client(moto_url, "guardduty", region)
     detectors = gd.list_detectors()["DetectorIds"]
     assert [gd.get_detector(DetectorId=d)["Status"] for d in detectors] == ["ENABLED"]

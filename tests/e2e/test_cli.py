@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import Cli, event_file
+from tests.e2e.conftest import Cli, aws_client, event_file
 from tests.helpers import ALL_ON, default_encryption, load_event, public_access_block
 
 
@@ -102,10 +102,7 @@ def test_unknown_incident_and_approval_exit_3(cli: Cli) -> None:
 
 def test_wildcard_policy_waits_for_approval_then_fixes_and_rolls_back(
         cli: Cli, moto_url: str, tmp_path: Path) -> None:
-    import boto3
-
-    iam = boto3.client("iam", endpoint_url=moto_url, region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    iam = aws_client(moto_url, "iam")
     read = {"Sid": "ReadPhi", "Effect": "Allow", "Action": "s3:GetObject",
             "Resource": "arn:aws:s3:::phi/*",
             "Condition": {"Bool": {"aws:SecureTransport": "true"}}}

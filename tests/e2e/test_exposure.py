@@ -7,15 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import boto3
-
-from tests.e2e.conftest import Cli, event_file
+from tests.e2e.conftest import Cli, aws_client, event_file
 from tests.helpers import ACCOUNT, ALL_ON, cloudtrail_event, load_event
-
-
-def _client(moto_url: str, service: str) -> Any:
-    return boto3.client(service, endpoint_url=moto_url, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 def _ingress(ec2: Any, group: str) -> list[tuple[int, str]]:
@@ -26,7 +19,7 @@ def _ingress(ec2: Any, group: str) -> list[tuple[int, str]]:
 
 def test_ssh_opened_to_the_world_goes_and_only_it(cli: Cli, moto_url: str,
                                                   tmp_path: Path) -> None:
-    ec2 = _client(moto_url, "ec2")
+    ec2 = aws_client(moto_url, "ec2")
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
     group = ec2.create_security_group(GroupName=f"g-{tmp_path.name}"[:60], Description="d",
                                       VpcId=vpc)["GroupId"]
@@ -46,7 +39,7 @@ def test_ssh_opened_to_the_world_goes_and_only_it(cli: Cli, moto_url: str,
 
 
 def test_public_snapshots_are_private_again(cli: Cli, moto_url: str, tmp_path: Path) -> None:
-    ec2 = _client(moto_url, "ec2")
+    ec2 = aws_client(moto_url, "ec2")
     volume = ec2.create_volume(Size=1, AvailabilityZone="us-east-1a")["VolumeId"]
     snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
     ec2.modify_snapshot_attribute(SnapshotId=snapshot, Attribute="createVolumePermission",
@@ -67,7 +60,7 @@ def test_account_block_public_access_through_s3control(cli: Cli, moto_url: str,
     assert (code, out["outcome"]) == (0, "remediated"), out.get("reason")
     from chalicelib.aws import _strip_account_host
 
-    s3control = _client(moto_url, "s3control")  # the test's own client needs it too
+    s3control = aws_client(moto_url, "s3control")  # the test's own client needs it too
     s3control.meta.events.register("before-sign.s3-control.*", _strip_account_host)
     got = s3control.get_public_access_block(AccountId=ACCOUNT)
     assert got["PublicAccessBlockConfiguration"] == ALL_ON
@@ -76,8 +69,8 @@ def test_account_block_public_access_through_s3control(cli: Cli, moto_url: str,
 
 
 def test_flow_logs_need_their_destination(cli: Cli, moto_url: str, tmp_path: Path) -> None:
-    ec2 = _client(moto_url, "ec2")
-    _client(moto_url, "s3").create_bucket(Bucket="e2e-flow-logs")
+    ec2 = aws_client(moto_url, "ec2")
+    aws_client(moto_url, "s3").create_bucket(Bucket="e2e-flow-logs")
     vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
     event = cloudtrail_event("CreateVpc", "ec2", {}, {"vpc": {"vpcId": vpc}})
     code, out = cli.json("handle", event_file(tmp_path, event))

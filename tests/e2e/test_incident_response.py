@@ -5,22 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-import boto3
-
-from tests.e2e.conftest import Cli, event_file
+from tests.e2e.conftest import Cli, aws_client, event_file
 from tests.helpers import load_event
-
-
-def _client(moto_url: str, service: str) -> Any:
-    return boto3.client(service, endpoint_url=moto_url, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 def test_a_stolen_key_is_deactivated_after_approval_and_rolled_back(
         cli: Cli, moto_url: str, tmp_path: Path) -> None:
-    iam = _client(moto_url, "iam")
+    iam = aws_client(moto_url, "iam")
     user = f"bot-{tmp_path.name}"[:60].replace("_", "-")
     iam.create_user(UserName=user)
     key = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
@@ -43,7 +35,7 @@ def test_a_stolen_key_is_deactivated_after_approval_and_rolled_back(
 
 
 def test_a_drill_exercises_every_scenario_and_changes_nothing(cli: Cli, moto_url: str) -> None:
-    s3 = _client(moto_url, "s3")
+    s3 = aws_client(moto_url, "s3")
     buckets_before = s3.list_buckets()["Buckets"]
     code, report = cli.json("drill")
     assert code == 0 and report["ok"] and len(report["scenarios"]) >= 5
