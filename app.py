@@ -45,6 +45,11 @@ def cloudwatch_alarms(event: CloudWatchEvent) -> dict[str, Any]:
     return _pipeline(event)
 
 
+@app.on_cw_event(_PATTERNS["securityhub"], name="securityhub_findings")
+def securityhub_findings(event: CloudWatchEvent) -> dict[str, Any]:
+    return _pipeline(event)
+
+
 @app.route("/slack/actions", methods=["POST"],
            content_types=["application/x-www-form-urlencoded"])
 def slack_actions() -> Response:

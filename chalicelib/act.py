@@ -16,7 +16,7 @@ from chalicelib.gate import is_ours
 from chalicelib.log import logger
 from chalicelib.outcome import Outcome
 from chalicelib.policy import Policy
-from chalicelib.record import EntryKind, Status
+from chalicelib.record import EntryKind, Incident, Status
 from remediations import load as load_registry
 from remediations.base import ApiCall, Plan, Remediation, Target
 
@@ -67,10 +67,15 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             "saved": plan.saved}
 
 
-def execute(ctx: Context, rem: Remediation, plan: Plan, incident_id: str, *,
-            actor: str = ACTOR) -> tuple[Outcome, str | None]:
-    """Apply `plan`, verify it, and record both; returns (remediated|failed, reason)."""
+MAX_FIXES_KEPT = 20  # on the incident, for re-drift (IaC fight) counting
+
+
+def execute(ctx: Context, rem: Remediation, plan: Plan, incident: Incident, *,
+            actor: str = ACTOR, drifted_by: str | None = None) -> tuple[Outcome, str | None]:
+    """Apply `plan`, verify it, and record both; returns (remediated|failed, reason). A
+    verified fix is also counted on the incident (`fixes`, with who had drifted it)."""
     store = ctx.store
+    incident_id = incident.incident_id
     try:
         rem.apply(plan)
     except AutoremediateError as exc:
@@ -91,8 +96,9 @@ def execute(ctx: Context, rem: Remediation, plan: Plan, incident_id: str, *,
         return Outcome.FAILED, str(exc)
     store.append(incident_id, EntryKind.VERIFIED, ACTOR,
                  {"before": plan.before, "after": after})
+    fixes = [*incident.fixes, {"at": ctx.clock().isoformat(), "drifted_by": drifted_by}]
     store.update_incident(incident_id, status=Status.RESOLVED, resolved_at=ctx.clock(),
-                          fix=plan_json(plan))
+                          fix=plan_json(plan), fixes=fixes[-MAX_FIXES_KEPT:])
     store.append(incident_id, EntryKind.CLOSED, ACTOR, {"status": Status.RESOLVED.value})
     logger.info("remediated", extra={"incident_id": incident_id, "remediation": rem.name})
     return Outcome.REMEDIATED, None

@@ -69,7 +69,7 @@ def request(ctx: Context, finding: Finding, policy: Policy, plan: Plan,
         posted = notify.approval_requested(
             ctx, approval_id=approval_id, policy=policy, plan=plan, incident_id=incident_id,
             detected=f"{finding.source.value} {finding.kind} at {finding.time.isoformat()}",
-            expires_at=expires.isoformat(timespec="minutes"))
+            expires_at=expires.isoformat(timespec="minutes"), reason=reason)
         if posted:
             ctx.store.set_approval_fields(approval_id, slack_channel=posted[0],
                                           slack_ts=posted[1])
@@ -228,7 +228,8 @@ def _carry_out_approved(ctx: Context, item: dict[str, Any], finding: Finding,
         again = request(ctx, finding, policy, fresh, incident_id, reason=why)
         return _result(item, Outcome.APPROVAL_REQUESTED, approval_id=again, reason=why,
                        changes=calls_json(fresh))
-    outcome, reason = execute(ctx, rem, fresh, incident_id, actor=ACTOR)
+    outcome, reason = execute(ctx, rem, fresh, ctx.store.incident(incident_id), actor=ACTOR,
+                              drifted_by=finding.actor_role or finding.actor)
     calls = ", ".join(f"{c.service}:{c.operation}" for c in fresh.calls)
     if outcome is Outcome.REMEDIATED:
         notify.approval_closed(ctx, item, headline=f":white_check_mark: Approved by <@{who}>"

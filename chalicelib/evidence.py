@@ -102,12 +102,18 @@ def build(store: Store, *, since: dt.datetime, now: dt.datetime | None = None,
     clocks = [rows[i.incident_id] for i in incidents if i.breach_status == "assessment_pending"]
     assessed = [rows[i.incident_id] for i in incidents
                 if i.breach_status in ("not_a_breach", "notification_required")]
+    # resources something else keeps reverting (IaC): each fix waits for a human
+    fighting = [{"incident_id": i.incident_id, "resource": i.resource, "account": i.account,
+                 "policy": i.policy, "fixes": len(i.fixes),
+                 "last_fixed": i.fixes[-1]["at"] if i.fixes else None,
+                 "principals": list(i.fighting_principals)}
+                for i in incidents if i.fighting]
     return {"generated_at": now.isoformat(), "generated_by": generated_by,
             "since": since.isoformat(),
             "incidents": len(incidents), "controls": controls,
             "still_open": [r for r in rows.values() if r["status"] == "open"],
             "open_breach_clocks": clocks, "breach_assessments": assessed,
-            "drills": drills,
+            "drills": drills, "fighting": fighting,
             **({"snapshot": snapshot} if snapshot is not None else {})}
 
 
@@ -172,6 +178,16 @@ def to_md(report: dict[str, Any]) -> str:
                      f"{'all as expected' if d['ok'] else '**not all as expected**'} "
                      f"({outcomes})")
     lines.append("")
+    if report.get("fighting"):
+        lines += ["## Resources fought over (re-drifted after each fix)", "",
+                  "Something else, often an infrastructure-as-code pipeline, keeps reverting "
+                  "these; further fixes wait for approval. Fix the source, or exempt the "
+                  "resource.", "", "| resource | policy | fixes | reverted by | incident |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {md(f['resource'])} | {md(f['policy'])} | {f['fixes']} | "
+                  f"{md(', '.join(f['principals']) or 'unknown')} | {md(f['incident_id'])} |"
+                  for f in report["fighting"]]
+        lines.append("")
     if report.get("breach_assessments"):
         lines += ["## Breach risk assessments", "",
                   "| incident | resource | assessment | by | at | reason |",
@@ -237,6 +253,16 @@ def to_html(report: dict[str, Any]) -> str:
         parts.append("<h2>Incident-response drills (last 12 months)</h2><p class=clock>"
                      "<b>No drill in the last 12 months</b>: the incident-response plan has "
                      "not been exercised (run <code>remediate drill</code>).</p>")
+    if report.get("fighting"):
+        rows = "".join(
+            f"<tr><td>{e(f['resource'])}</td><td>{e(f['policy'])}</td><td>{f['fixes']}</td>"
+            f"<td>{e(', '.join(f['principals']) or 'unknown')}</td>"
+            f"<td><code>{e(f['incident_id'])}</code></td></tr>" for f in report["fighting"])
+        parts.append("<h2>Resources fought over (re-drifted after each fix)</h2><p>Something "
+                     "else, often an infrastructure-as-code pipeline, keeps reverting these; "
+                     "further fixes wait for approval. Fix the source, or exempt the "
+                     "resource.</p><table><tr><th>Resource</th><th>Policy</th><th>Fixes</th>"
+                     f"<th>Reverted by</th><th>Incident</th></tr>{rows}</table>")
     if report.get("breach_assessments"):
         rows = "".join(
             f"<tr><td><code>{e(r['incident_id'])}</code></td><td>{e(r['resource'])}</td>"

@@ -1,6 +1,7 @@
 """Normalize one EventBridge event into a `Finding`: the models, the envelope's checks
 (size, depth, account, region) and what the sources share; each source's own reading is
-a module of `chalicelib.sources` (GuardDuty, Config, CloudTrail, CloudWatch alarms).
+a module of `chalicelib.sources` (GuardDuty, Config, CloudTrail, CloudWatch alarms,
+Security Hub).
 
 Anything that is a well-formed EventBridge event but not for us (another source, a
 COMPLIANT result, a failed API call) comes back as `Ignored` with the reason.
@@ -36,6 +37,7 @@ class Source(StrEnum):
     CONFIG = "config"
     CLOUDTRAIL = "cloudtrail"
     CLOUDWATCH = "cloudwatch"
+    SECURITYHUB = "securityhub"
 
 
 MAX_EVENT_BYTES = 1024 * 1024  # 4 x EventBridge's own 256 KiB maximum
@@ -86,6 +88,13 @@ class Finding(BaseModel):
     cleared: bool = Field(default=False, description=(
         "the condition ended (an alarm back to OK): recorded on the open incident, "
         "nothing opened or changed"))
+    finding_key: str | None = Field(default=None, description=(
+        "the underlying finding's identity, the same for its native and its Security Hub "
+        "copy (e.g. guardduty:<finding id>): one of the two acts, the other is a duplicate"))
+    product: str | None = Field(default=None, description=(
+        "the product that produced the finding (Security Hub ProductName, e.g. GuardDuty)"))
+    generator: str | None = Field(default=None, description=(
+        "Security Hub GeneratorId (a policy's kinds may name it instead of a control id)"))
     raw: dict[str, Any] = Field(repr=False, description="the event as received")
 
     @property
@@ -171,6 +180,9 @@ CLUSTER_SNAPSHOT = "AWS::RDS::DBClusterSnapshot"
 ACCOUNT = "AWS::::Account"  # an account-level setting, per region: id "<account>/<region>"
 ALARM = "AWS::CloudWatch::Alarm"
 ACCESS_KEY = "AWS::IAM::AccessKey"  # id "<user name>/<access key id>"
+IAM_POLICY = "AWS::IAM::Policy"
+IAM_ROLE = "AWS::IAM::Role"
+VOLUME = "AWS::EC2::Volume"
 
 
 _COMPILED: dict[str, Any] = {}

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from chalicelib.finding import Finding, Source
+from chalicelib.finding import Finding
 from chalicelib.policy import Mode, Policy
 
 
@@ -65,7 +65,7 @@ _CHANGE_FINDINGS = ("Policy:", "Stealth:")
 
 def is_own_change(finding: Finding, *, ours: Iterable[str], role_name: str) -> bool:
     """True when the change in `finding` was made by us (see `is_ours`)."""
-    if finding.source is Source.GUARDDUTY and not finding.kind.startswith(_CHANGE_FINDINGS):
+    if finding.product == "GuardDuty" and not finding.kind.startswith(_CHANGE_FINDINGS):
         return False
     actors = [a for a in (finding.actor, finding.actor_role) if a]
     return bool(actors) and is_ours(actors, ours=ours, role_name=role_name)

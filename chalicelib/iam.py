@@ -28,6 +28,10 @@ BOOTSTRAP_ACTIONS: tuple[str, ...] = (
 # the state of each is then read by its remediation's own declared `read`.
 INVENTORY_ACTIONS: tuple[str, ...] = ("s3:ListAllMyBuckets", "kms:ListKeys")
 
+# What the Security Hub write-back (`chalicelib.writeback`) calls, in the finding's
+# account like a remediation: so the member role has it too.
+WRITEBACK_ACTIONS: tuple[str, ...] = ("securityhub:BatchUpdateFindings",)
+
 # Actions that IAM authorises on "*" only (no resource-level form).
 _UNSCOPED = frozenset(INVENTORY_ACTIONS)
 
@@ -46,13 +50,15 @@ def _resources_for(action: str) -> list[str]:
     return {
         "s3": ["arn:aws:s3:::*"],
         "kms": ["arn:aws:kms:*:*:key/*", "arn:aws:kms:*:*:alias/*"],
+        "securityhub": ["arn:aws:securityhub:*:*:hub/default"],
     }.get(service, ["*"])
 
 
 def _remediation_statements() -> list[dict[str, object]]:
-    """The union of the remediations' actions, one statement per resource scope."""
+    """The union of the remediations' actions (and the Security Hub write-back's, which
+    acts in the finding's account like a remediation), one statement per resource scope."""
     remediation = sorted({a for actions in remediation_actions().values() for a in actions}
-                         | set(INVENTORY_ACTIONS))
+                         | set(INVENTORY_ACTIONS) | set(WRITEBACK_ACTIONS))
     by_resource: dict[tuple[str, ...], list[str]] = {}
     for action in remediation:
         by_resource.setdefault(tuple(_resources_for(action)), []).append(action)

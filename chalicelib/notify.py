@@ -61,8 +61,10 @@ def plan_lines(plan: Plan) -> list[str]:
 
 
 def approval_blocks(*, approval_id: str, policy: Policy, plan: Plan, incident_id: str,
-                    detected: str, expires_at: str) -> list[dict[str, Any]]:
-    """The Block Kit message approvers see (also documented in docs/slack.md)."""
+                    detected: str, expires_at: str,
+                    reason: str = "") -> list[dict[str, Any]]:
+    """The Block Kit message approvers see (also documented in docs/slack.md). `reason`
+    is ours (policy names, counts, principal ARNs), never event text."""
     controls = "\n".join(describe(c) for c in policy.hipaa)
     steps = "\n".join(f"• `{line}`" for line in plan_lines(plan)) or "• (no calls)"
     required = policy.approvals_required
@@ -77,6 +79,8 @@ def approval_blocks(*, approval_id: str, policy: Policy, plan: Plan, incident_id
             {"type": "mrkdwn", "text": f"*HIPAA*\n{controls}"},
             {"type": "mrkdwn", "text": f"*Incident*\n{incident_id}"},
         ]},
+        *([{"type": "section", "text": {"type": "mrkdwn", "text": f"*Why*\n{reason}"}}]
+          if reason else []),
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*Planned calls*\n{steps}"}},
         *([{"type": "section", "text": {"type": "mrkdwn", "text": "*Before you approve*\n"
             + "\n".join(f"• {note}" for note in plan.notes)}}] if plan.notes else []),
@@ -94,15 +98,16 @@ def approval_blocks(*, approval_id: str, policy: Policy, plan: Plan, incident_id
 
 
 def approval_requested(ctx: Context, *, approval_id: str, policy: Policy, plan: Plan,
-                       incident_id: str, detected: str,
-                       expires_at: str) -> tuple[str, str] | None:
+                       incident_id: str, detected: str, expires_at: str,
+                       reason: str = "") -> tuple[str, str] | None:
     """Post the approval request; returns (channel, ts) of the message when posted."""
     text = (f"Approval needed: {policy.remediation} on {plan.resource.display} "
             f"(account {plan.account}, {plan.region}, approval {approval_id})")
     posted = _call(ctx, incident_id, "chat_postMessage", channel=ctx.settings.slack_channel,
                    text=text, blocks=approval_blocks(
                        approval_id=approval_id, policy=policy, plan=plan,
-                       incident_id=incident_id, detected=detected, expires_at=expires_at))
+                       incident_id=incident_id, detected=detected, expires_at=expires_at,
+                       reason=reason))
     if posted and posted.get("ts"):
         return str(posted.get("channel") or ctx.settings.slack_channel), str(posted["ts"])
     return None

@@ -8,6 +8,7 @@ cold start free of YAML and pydantic; a test fails when that copy is stale.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,47 @@ def event_patterns(policies: list[Policy]) -> dict[str, dict[str, Any]]:
         out["cloudwatch"] = {"source": ["aws.cloudwatch"],
                              "detail-type": ["CloudWatch Alarm State Change"],
                              "detail": detail}
+    if Source.SECURITYHUB in kinds:
+        out["securityhub"] = _securityhub(policies)
     if Source.CLOUDTRAIL in kinds:
         out["cloudtrail"] = {"detail-type": ["AWS API Call via CloudTrail"],
                              "detail": {"eventName": sorted(kinds[Source.CLOUDTRAIL])}}
     return out
+
+
+_CONTROL_ID = re.compile(r"^[A-Za-z0-9]+\.[0-9]+$")
+
+
+def _securityhub(policies: list[Policy]) -> dict[str, Any]:
+    """Active findings not yet resolved or suppressed; narrowed to the named control ids
+    (consolidated or per-standard field) and products when every trigger names only
+    those, else every finding (GeneratorId globs are matched in the pipeline)."""
+    controls: set[str] = set()
+    products: set[str] = set()
+    narrow = True
+    for policy in policies:
+        for trigger in policy.trigger:
+            if trigger.source is not Source.SECURITYHUB:
+                continue
+            if trigger.products:
+                products.update(trigger.products)
+            elif all(_CONTROL_ID.match(k) for k in trigger.kinds):
+                controls.update(trigger.kinds)
+            else:
+                narrow = False
+    findings: dict[str, Any] = {"RecordState": ["ACTIVE"],
+                                "Workflow": {"Status": ["NEW", "NOTIFIED"]}}
+    if narrow:
+        either: list[dict[str, Any]] = []
+        if controls:
+            either += [{"Compliance": {"SecurityControlId": sorted(controls)}},
+                       {"ProductFields": {"ControlId": sorted(controls)}}]
+        if products:
+            either.append({"ProductName": sorted(products)})
+        findings["$or"] = either
+    return {"source": ["aws.securityhub"],
+            "detail-type": ["Security Hub Findings - Imported"],
+            "detail": {"findings": findings}}
 
 
 def render(policy_dir: Path | None = None) -> str:

@@ -12,9 +12,11 @@ Raises:
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import Counter
 from typing import Any
 
-from chalicelib import approval, gate, notify
+from chalicelib import approval, gate, notify, writeback
 from chalicelib.act import ACTOR, calls_json, execute, remediation_for
 from chalicelib.context import Context
 from chalicelib.errors import AutoremediateError, HandsOff, NotApplicable
@@ -51,16 +53,58 @@ def handle(event: Any, ctx: Context, *, dry_run: bool = False,
         logger.info("duplicate")
         return [Result(event_id=finding.event_id, outcome=Outcome.DUPLICATE,
                        reason="this event id was already handled")]
+    channel = "securityhub" if finding.source is Source.SECURITYHUB else "native"
+    key = finding.finding_key if drill is None else None
     try:
-        results = [_run(one, policy, ctx, dry_run=dry_run or ctx.settings.dry_run,
-                        drill=drill) for one, policy in work]
+        first = ctx.store.claim_finding(key, channel, finding.event_id) if key else None
+        acted: list[Outcome | None] = []
+        if first is not None:
+            results, acted = _duplicate(finding, first, ctx)
+        else:
+            results = [_run(one, policy, ctx, dry_run=dry_run or ctx.settings.dry_run,
+                            drill=drill) for one, policy in work]
     except BaseException:
         ctx.store.release_event(finding.event_id)  # let EventBridge's retry take it again
+        if key:
+            ctx.store.release_finding(key, channel, finding.event_id)
         raise
     ctx.store.finish_event(finding.event_id, [r.to_json() for r in results])
-    for (one, policy), result in zip(work, results, strict=True):
-        notify.outcome(ctx, result, breach_clock=_starts_clock(one, policy))
+    for result, prior in zip(results, acted or [None] * len(results), strict=True):
+        writeback.outcome(ctx, finding, result, acted=prior)
+    if first is None:
+        for (one, policy), result in zip(work, results, strict=True):
+            notify.outcome(ctx, result, breach_clock=_starts_clock(one, policy))
     return results
+
+
+def _duplicate(finding: Finding, first: dict[str, Any],
+               ctx: Context) -> tuple[list[Result], list[Outcome | None]]:
+    """The other copy of a finding already arrived (natively or via Security Hub): change
+    nothing; note this copy on the incidents the first one reached, and answer with the
+    first one's outcome in the reason. Returns the results and the first one's outcomes."""
+    how = "via Security Hub" if first["channel"] == "securityhub" else "from its own service"
+    reason = (f"the same finding ({finding.finding_key}) already arrived {how} as event "
+              f"{first['event_id']}; it is handled once")
+    logger.info("duplicate finding", extra={"first_event": first["event_id"]})
+    earlier = ctx.store.event_results(first["event_id"]) or []
+    out: list[Result] = []
+    acted: list[Outcome | None] = []
+    for prior in earlier:
+        iid = prior.get("incident_id")
+        if iid:
+            ctx.store.append(iid, EntryKind.DETECTED, finding.actor or finding.source.value,
+                             {**_detected(finding), "joined": True,
+                              "duplicate_of": first["event_id"]})
+        out.append(Result(event_id=finding.event_id, outcome=Outcome.DUPLICATE,
+                          policy=prior.get("policy"), remediation=prior.get("remediation"),
+                          resource=prior.get("resource"), incident_id=iid,
+                          reason=f"{reason} ({prior.get('outcome')})"))
+        acted.append(Outcome(prior["outcome"]) if prior.get("outcome") in
+                     Outcome._value2member_map_ else None)
+    if not out:
+        out, acted = [Result(event_id=finding.event_id, outcome=Outcome.DUPLICATE,
+                             reason=f"{reason} (still being handled)")], [None]
+    return out, acted
 
 
 def _record_only(policy: Policy) -> bool:
@@ -84,10 +128,10 @@ def _detected(finding: Finding) -> dict[str, Any]:
 
 def _starts_clock(finding: Finding, policy: Policy) -> bool:
     """A possible breach starts the 60-day clock: GuardDuty findings, unless the policy
-    says otherwise (a CloudWatch alarm policy may say yes)."""
+    says otherwise (a CloudWatch alarm policy may say yes), natively or via Security Hub."""
     if policy.breach_clock is not None:
         return policy.breach_clock
-    return finding.source is Source.GUARDDUTY
+    return finding.product == "GuardDuty"
 
 
 def _new_incident(finding: Finding, policy: Policy, resource: Resource,
@@ -210,6 +254,8 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
             "calls": changes})
         return result.model_copy(update={"outcome": Outcome.DRY_RUN, "changes": changes,
                                           "reason": decision.reason})
+    if decision.decision is gate.Decision.AUTO:
+        decision = _fight(finding, policy, incident, ctx) or decision
     limit = ctx.settings.auto_limit_per_hour
     held = decision.decision is gate.Decision.AUTO and not ctx.store.take_auto_change(
         finding.account, limit)
@@ -241,6 +287,31 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
         "calls": changes})
     if incident.status is Status.RESOLVED:  # drifted again after a fix: re-open
         ctx.store.update_incident(iid, status=Status.OPEN)
-    outcome, why = execute(ctx, rem, plan, iid)
+    outcome, why = execute(ctx, rem, plan, incident,
+                           drifted_by=finding.actor_role or finding.actor)
     return result.model_copy(update={"outcome": outcome, "reason": why,
                                       "changes": changes})
+
+
+def _fight(finding: Finding, policy: Policy, incident: Incident,
+           ctx: Context) -> gate.Gate | None:
+    """Approval instead of a fix when the resource was already fixed `fight_after` times
+    within the policy's window: something else (IaC) keeps reverting it, and fixing it
+    again would only feed the loop. The incident is flagged `fighting`, with who reverted."""
+    hours = policy.fight_window_hours
+    recent = incident.fixes_since(ctx.clock() - dt.timedelta(hours=hours))
+    if len(recent) < policy.fight_after:
+        return None
+    who = Counter(str(f["drifted_by"]) for f in recent if f.get("drifted_by"))
+    if current := finding.actor_role or finding.actor:
+        who[current] += 1
+    principals = [p for p, _ in who.most_common()]
+    reason = f"re-drifted {len(recent)} times in {hours:g} h: a pipeline may own this resource"
+    if principals:
+        reason += f" (reverted by {', '.join(principals[:3])})"
+    reason += (f"; the fix waits for approval and applies once; tag the resource "
+               f"{policy.exempt_tag}=true to leave it to its owner")
+    ctx.store.update_incident(incident.incident_id, fighting=True,
+                              fighting_principals=principals)
+    logger.warning("re-drift loop", extra={"fixes": len(recent), "principals": principals})
+    return gate.Gate(gate.Decision.APPROVAL, reason)

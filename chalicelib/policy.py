@@ -30,7 +30,14 @@ from typing import Any
 
 import jmespath
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from chalicelib.errors import PolicyError
 from chalicelib.finding import AccountId, Finding, Source
@@ -52,12 +59,23 @@ class Trigger(BaseModel):
 
     source: Source
     kinds: list[str] = Field(min_length=1, description=(
-        "CloudTrail eventName, GuardDuty type (glob allowed) or Config rule identifier "
-        "(matches the rule with conformance-pack/Organizations prefixes and suffixes)"))
+        "CloudTrail eventName, GuardDuty type (glob allowed), Config rule identifier "
+        "(matches the rule with conformance-pack/Organizations prefixes and suffixes), "
+        "CloudWatch alarm name (glob), or for Security Hub a control id (S3.8), the "
+        "GuardDuty type of an imported GuardDuty finding, or a GeneratorId (globs allowed)"))
+    products: list[str] = Field(default_factory=list, description=(
+        "Security Hub only: the products (ProductName, e.g. GuardDuty, Inspector) whose "
+        "findings fire the trigger; empty = any"))
     when: str | None = Field(default=None, description=(
         "JMESPath over the raw event; the trigger fires only when it is truthy"))
     min_severity: float | None = Field(default=None, ge=0, le=10,
                                        description="GuardDuty severity floor")
+
+    @model_validator(mode="after")
+    def _products_for_security_hub(self) -> Trigger:
+        if self.products and self.source is not Source.SECURITYHUB:
+            raise ValueError("products: only a securityhub trigger names products")
+        return self
 
     @field_validator("when")
     @classmethod
@@ -99,6 +117,12 @@ class Policy(BaseModel):
     breach_clock: bool | None = Field(default=None, description=(
         "start the 60-day breach-notification clock on the incidents this policy opens; "
         "default: for GuardDuty findings only"))
+    fight_after: int = Field(default=3, ge=1, le=100, description=(
+        "fixes of one resource within fight_window_hours after which the next one waits "
+        "for approval: something else (IaC) keeps reverting it"))
+    fight_window_hours: float = Field(default=24, gt=0, le=24, description=(
+        "the window for fight_after (at most 24 h: re-drifts join the incident for 24 h, "
+        "and the fixes are counted on it)"))
     resource_tags: dict[str, str] = Field(default_factory=dict, description=(
         "act only on resources carrying all these tags (key: value); others are ignored "
         "with the reason. Read from the tags the remediation reads for exemptions"))
@@ -252,18 +276,23 @@ def config_rule_matches(rule_name: str, identifier: str) -> bool:
     return re.search(rf"(^|-){re.escape(ident)}(-|$)", name) is not None
 
 
-def _kind_matches(trigger: Trigger, kind: str) -> bool:
+def _kind_matches(trigger: Trigger, finding: Finding) -> bool:
+    names = [finding.kind]
+    if trigger.source is Source.SECURITYHUB and finding.generator:
+        names.append(finding.generator)
     for pattern in trigger.kinds:
         if trigger.source is Source.CONFIG:
-            if config_rule_matches(kind, pattern):
+            if config_rule_matches(finding.kind, pattern):
                 return True
-        elif fnmatch.fnmatchcase(kind, pattern):
+        elif any(fnmatch.fnmatchcase(name, pattern) for name in names):
             return True
     return False
 
 
 def _fires(trigger: Trigger, finding: Finding) -> bool:
-    if trigger.source is not finding.source or not _kind_matches(trigger, finding.kind):
+    if trigger.source is not finding.source or not _kind_matches(trigger, finding):
+        return False
+    if trigger.products and finding.product not in trigger.products:
         return False
     if trigger.min_severity is not None and (finding.severity or 0) < trigger.min_severity:
         return False

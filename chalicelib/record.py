@@ -83,6 +83,13 @@ class Incident(BaseModel):
         "an incident-response drill: planned from shipped state, never a real incident"))
     fix: dict[str, Any] | None = Field(default=None, description=(
         "the last applied plan (before/after/calls): what rollback restores"))
+    fixes: list[dict[str, Any]] = Field(default_factory=list, description=(
+        "the latest verified fixes ({at, drifted_by}), newest last: how often it re-drifted"))
+    fighting: bool = Field(default=False, description=(
+        "re-drifted more often than the policy's fight_after within its window: something "
+        "else (infrastructure-as-code) keeps reverting the fix, so fixes wait for approval"))
+    fighting_principals: list[str] = Field(default_factory=list, description=(
+        "who made the reverting changes, most frequent first"))
     approval_id: str | None = Field(default=None, description=(
         "the last approval requested for this incident; a later finding whose plan is the "
         "same joins it while it is pending instead of asking again"))
@@ -92,6 +99,10 @@ class Incident(BaseModel):
         if self.breach_notification_deadline is not None and self.breach_status is None:
             self.breach_status = BreachStatus.PENDING
         return self
+
+    def fixes_since(self, since: dt.datetime) -> list[dict[str, Any]]:
+        return [f for f in self.fixes
+                if dt.datetime.fromisoformat(str(f.get("at"))) >= since]
 
     @property
     def time_to_remediate(self) -> dt.timedelta | None:

@@ -76,6 +76,13 @@ def state_diff(before: Any, after: Any) -> list[str]:
     return list(difflib.unified_diff(a, b, "before", "after", lineterm="", n=3))
 
 
+def fought(incident: Incident) -> str:
+    """The IaC-fight flag in words: how often it was fixed, and who keeps reverting it."""
+    who = ", ".join(incident.fighting_principals) or "an unknown principal"
+    return (f"fixed {len(incident.fixes)} times and reverted each time by {who}; further "
+            "fixes wait for approval")
+
+
 def timeline_json(incident: Incident, entries: list[TimelineEntry], *,
                   now: dt.datetime | None = None) -> dict[str, Any]:
     data = incident.model_dump(mode="json")
@@ -126,6 +133,8 @@ def timeline_md(incident: Incident, entries: list[TimelineEntry], *,
     clock = breach_clock(incident, now)
     if clock:
         lines.append(f"- **Breach notification clock:** {md(clock)}")
+    if incident.fighting:
+        lines.append(f"- **Fought over:** {md(fought(incident))}")
     lines += ["", "## Timeline", "", "| at | kind | actor | what |", "|---|---|---|---|"]
     for e in entries:
         lines.append(f"| {e.at.isoformat()} | {e.kind.value} | {md(e.actor)} | "
@@ -185,6 +194,8 @@ def timeline_html(incident: Incident, entries: list[TimelineEntry], *,
     clock = breach_clock(incident, now)
     if clock:
         facts.append(("Breach notification clock", f'<span class="clock">{e(clock)}</span>'))
+    if incident.fighting:
+        facts.append(("Fought over", f'<span class="clock">{e(fought(incident))}</span>'))
     rows = []
     for x in entries:
         detail = json.dumps(x.detail, indent=2, sort_keys=True, default=str)

@@ -28,7 +28,9 @@ def block(name: str) -> str:
     lines += [f"- {describe(c)}" for c in controls]
     lines += ["", "### Shipped policies using it", ""]
     for p in policies:
-        triggers = "; ".join(f"{t.source.value}: {', '.join(t.kinds)}" for t in p.trigger)
+        triggers = "; ".join(
+            f"{t.source.value}{f' ({chr(44).join(t.products)})' if t.products else ''}: "
+            f"{', '.join(t.kinds)}" for t in p.trigger)
         lines.append(f"- `{p.name}` (mode `{p.mode.value}`): {triggers}")
     return "\n".join([*lines, "", END])
 

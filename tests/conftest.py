@@ -13,6 +13,7 @@ from chalicelib.iam import (
     BOOTSTRAP_ACTIONS,
     INVENTORY_ACTIONS,
     PLATFORM_ACTIONS,
+    WRITEBACK_ACTIONS,
     remediation_actions,
 )
 from remediations.base import iam_action
@@ -93,6 +94,7 @@ def ctx_log(aws: None, kms_key: str) -> Iterator[tuple[Context, CallLog]]:
     ctx, log = make_context(kms_key="alias/phi-data", approvers=("U_ONCALL",))
     yield ctx, log
     declared = set(PLATFORM_ACTIONS) | set(BOOTSTRAP_ACTIONS) | set(INVENTORY_ACTIONS)
+    declared |= set(WRITEBACK_ACTIONS)
     for actions in remediation_actions().values():
         declared |= set(actions)
     undeclared = sorted(set(log.actions) - declared)

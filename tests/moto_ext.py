@@ -10,6 +10,11 @@ are tested end to end against the same emulator as the rest (in-process and serv
 - EC2 `CreateFlowLogs` to an S3 destination with a prefix (`arn:aws:s3:::bucket/prefix/`):
   moto looks for a bucket named `bucket/prefix/` and fails; real EC2 checks the bucket and
   keeps the prefix.
+- Security Hub `BatchUpdateFindings`: sets the workflow status and the note of findings
+  `BatchImportFindings` stored (what `GetFindings` then returns), and reports unknown
+  findings as `UnprocessedFindings` (`FindingNotFound`), as real Security Hub does. Real
+  Security Hub also emits a "Security Hub Findings - Imported" event for the update,
+  which moto does not: the tests feed that echo to the pipeline themselves.
 """
 
 from __future__ import annotations
@@ -65,6 +70,42 @@ def install() -> None:
         update_configuration._takes_kms_key = True  # type: ignore[attr-defined]
         LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
 
+    _install_securityhub()
+
     if not hasattr(LogsResponse, "associate_kms_key"):
         LogsResponse.associate_kms_key = associate_kms_key  # type: ignore[attr-defined]
         LogsResponse.disassociate_kms_key = disassociate_kms_key  # type: ignore[attr-defined]
+
+
+def _install_securityhub() -> None:
+    import datetime as dt
+    import json
+
+    from moto.securityhub import urls
+    from moto.securityhub.responses import SecurityHubResponse
+
+    if hasattr(SecurityHubResponse, "batch_update_findings"):
+        return
+
+    def batch_update_findings(self: Any) -> str:
+        body = json.loads(self.body or "{}")
+        stored = {f.id: f for f in self.securityhub_backend.findings}
+        processed, unprocessed = [], []
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace(
+            "+00:00", "Z")
+        for ident in body.get("FindingIdentifiers", []):
+            finding = stored.get(ident.get("Id"))
+            if finding is None or finding.data.get("ProductArn") != ident.get("ProductArn"):
+                unprocessed.append({"FindingIdentifier": ident, "ErrorCode": "FindingNotFound",
+                                    "ErrorMessage": "Finding Not Found"})
+                continue
+            if "Workflow" in body:
+                finding.data["Workflow"] = dict(body["Workflow"])
+            if "Note" in body:
+                finding.data["Note"] = {**body["Note"], "UpdatedAt": now}
+            processed.append(ident)
+        return json.dumps({"ProcessedFindings": processed,
+                           "UnprocessedFindings": unprocessed})
+
+    SecurityHubResponse.batch_update_findings = batch_update_findings  # type: ignore[attr-defined]
+    urls.url_paths["{0}/findings/batchupdate$"] = SecurityHubResponse.dispatch

@@ -61,7 +61,7 @@ KNOWN_ACTIONS = {
     "ec2:DescribeVpcs", "ec2:DescribeFlowLogs", "ec2:CreateFlowLogs", "ec2:DeleteFlowLogs",
     "s3:GetAccountPublicAccessBlock", "s3:PutAccountPublicAccessBlock",
     "iam:ListAccessKeys", "iam:UpdateAccessKey",
-    "s3:ListAllMyBuckets", "kms:ListKeys",
+    "s3:ListAllMyBuckets", "kms:ListKeys", "securityhub:BatchUpdateFindings",
     *PLATFORM_ACTIONS,
 }
 

@@ -6,6 +6,7 @@
 | aws.config            | Config Rules Compliance Change  | `config`      |
 | any                   | AWS API Call via CloudTrail     | `cloudtrail`  |
 | aws.cloudwatch        | CloudWatch Alarm State Change   | `cloudwatch`  |
+| aws.securityhub       | Security Hub Findings - Imported| `securityhub` |
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ Parser = Callable[["Envelope", dict[str, Any]], "Finding | Ignored"]
 
 def parser_for(source: str, detail_type: str) -> Parser | None:
     """The module's `normalize` for an envelope, or None when no pipeline takes it."""
-    from chalicelib.sources import cloudtrail, cloudwatch, config, guardduty
+    from chalicelib.sources import cloudtrail, cloudwatch, config, guardduty, securityhub
 
     if detail_type == "AWS API Call via CloudTrail":
         return cloudtrail.normalize
@@ -29,5 +30,6 @@ def parser_for(source: str, detail_type: str) -> Parser | None:
         ("aws.guardduty", "GuardDuty Finding"): guardduty.normalize,
         ("aws.config", "Config Rules Compliance Change"): config.normalize,
         ("aws.cloudwatch", "CloudWatch Alarm State Change"): cloudwatch.normalize,
+        ("aws.securityhub", securityhub.DETAIL_TYPE): securityhub.normalize,
     }
     return by_pair.get((source, detail_type))

@@ -56,6 +56,8 @@ def normalize(env: Envelope, event: dict[str, Any]) -> Finding:
     return Finding(source=Source.GUARDDUTY, event_id=env.id, time=env.time, account=account,
                    region=region, kind=kind, resources=resources, severity=float(severity),
                    source_ids=(finding_id,) if finding_id else (), raw=event,
+                   finding_key=f"guardduty:{finding_id}" if finding_id else None,
+                   product="GuardDuty",
                    actor=actor["actor"], actor_role=actor["actor_role"],
                    actor_key=actor["actor_key"])
 

@@ -1,7 +1,10 @@
-"""Event claims: each EventBridge event id is processed once (`EVENT#<id>` / `EVENT`)."""
+"""Event claims: each EventBridge event id is processed once (`EVENT#<id>` / `EVENT`); and
+finding deliveries: one underlying finding arriving both natively and via Security Hub
+(two event ids) acts once (`FINDING#<key>` / `FINDING`, one attribute per channel)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from typing import Any
@@ -11,6 +14,11 @@ from chalicelib.store.table import Table, iso
 
 EVENT_LEASE = dt.timedelta(minutes=15)  # Lambda's longest timeout: a crashed run frees it
 EVENT_RETENTION = dt.timedelta(days=30)
+# The native copy of a finding and its Security Hub copy arrive minutes apart; GuardDuty
+# publishes a finding's updates 15 minutes apart at the earliest, so a delivery on the
+# other channel within 10 minutes is the same news, and a later one is an update.
+FINDING_WINDOW = dt.timedelta(minutes=10)
+CHANNELS = ("native", "securityhub")
 
 
 class EventClaims(Table):
@@ -37,3 +45,46 @@ class EventClaims(Table):
     def release_event(self, event_id: str) -> None:
         """Give up a claim (the run crashed before doing anything) so a retry can take it."""
         self._delete(f"EVENT#{event_id}", "EVENT")
+
+    def event_results(self, event_id: str) -> list[dict[str, Any]] | None:
+        """The results a finished event recorded; None while it is in progress or unknown."""
+        item = self._get(f"EVENT#{event_id}", "EVENT")
+        if item is None or "results" not in item:
+            return None
+        return list(json.loads(item["results"]))
+
+    def claim_finding(self, key: str, channel: str, event_id: str) -> dict[str, Any] | None:
+        """Record that `channel` ("native" or "securityhub") delivered finding `key` as
+        `event_id`. Returns the other channel's delivery ({"channel", "event_id", "at"}) when
+        it came within FINDING_WINDOW: then this copy is a duplicate. One atomic update, so
+        of two copies racing exactly one sees the other."""
+        from boto3.dynamodb.types import TypeDeserializer
+
+        at = self.clock()
+        got = self.call(
+            "UpdateItem", Key={"pk": {"S": f"FINDING#{key}"}, "sk": {"S": "FINDING"}},
+            UpdateExpression="SET #c = :d, expires_at = :x",
+            ExpressionAttributeNames={"#c": channel},
+            ExpressionAttributeValues={
+                ":d": {"M": {"event_id": {"S": event_id}, "at": {"S": iso(at)}}},
+                ":x": {"N": str(int((at + EVENT_RETENTION).timestamp()))}},
+            ReturnValues="ALL_OLD")
+        old = {k: TypeDeserializer().deserialize(v) for k, v in got.get("Attributes", {}).items()}
+        for other in CHANNELS:
+            seen = old.get(other)
+            if other == channel or not isinstance(seen, dict):
+                continue
+            if at - dt.datetime.fromisoformat(str(seen["at"])) < FINDING_WINDOW:
+                return {"channel": other, "event_id": str(seen["event_id"]),
+                        "at": str(seen["at"])}
+        return None
+
+    def release_finding(self, key: str, channel: str, event_id: str) -> None:
+        """Forget this delivery (its run failed; EventBridge retries it), unless a later
+        delivery on the same channel replaced it."""
+        with contextlib.suppress(StateConflict):
+            self.call("UpdateItem", Key={"pk": {"S": f"FINDING#{key}"}, "sk": {"S": "FINDING"}},
+                      UpdateExpression="REMOVE #c",
+                      ConditionExpression="#c.event_id = :e",
+                      ExpressionAttributeNames={"#c": channel},
+                      ExpressionAttributeValues={":e": {"S": event_id}})

@@ -21,6 +21,8 @@ from chalicelib.record import JOIN_WINDOW, EntryKind, Incident, Status, Timeline
 from chalicelib.store.leases import pointer_key
 from chalicelib.store.table import Table, iso
 
+_JSON_FIELDS = ("fix", "controls", "fixes")  # stored as JSON text
+
 
 class Incidents(Table):
     @staticmethod
@@ -87,7 +89,7 @@ class Incidents(Table):
         for key, value in data.items():
             if value is None:
                 continue
-            item[key] = json.dumps(value) if key in ("fix", "controls") else value
+            item[key] = json.dumps(value) if key in _JSON_FIELDS else value
         return item
 
     def incident(self, incident_id: str) -> Incident:
@@ -101,7 +103,7 @@ class Incidents(Table):
         for key, value in fields.items():
             if isinstance(value, dt.datetime):
                 value = iso(value)
-            elif key in ("fix", "controls"):
+            elif key in _JSON_FIELDS:
                 value = json.dumps(value, default=str)
             elif isinstance(value, StrEnum):
                 value = value.value
@@ -140,7 +142,7 @@ class Incidents(Table):
 
     @staticmethod
     def _incident_from(item: dict[str, Any]) -> Incident:
-        for key in ("fix", "controls"):
+        for key in _JSON_FIELDS:
             if key in item:
                 item[key] = json.loads(item[key])
         return Incident.model_validate(item)
