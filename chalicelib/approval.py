@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from chalicelib import notify
+from chalicelib import notify, writeback
 from chalicelib.act import ACTOR, calls_json, execute, remediation_for
 from chalicelib.context import Context
 from chalicelib.errors import AutoremediateError, NotFound, Refused, StateConflict
@@ -239,7 +239,9 @@ def _carry_out_approved(ctx: Context, item: dict[str, Any], finding: Finding,
         notify.approval_closed(ctx, item, headline=f":x: Approved by <@{who}>, but the "
                                "change failed.", thread_text=f"Failed while applying {calls}; "
                                "see the incident timeline.")
-    return _result(item, outcome, reason=reason, changes=calls_json(fresh))
+    result = _result(item, outcome, reason=reason, changes=calls_json(fresh))
+    writeback.outcome(ctx, finding, result)  # a Security Hub finding: now RESOLVED
+    return result
 
 
 def _safe(exc: BaseException) -> str:

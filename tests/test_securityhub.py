@@ -180,6 +180,11 @@ def test_an_approval_marks_the_finding_notified_and_its_echo_is_ignored(
     echo = load_event(S3_8)
     echo["detail"]["findings"][0] = stored
     assert handle(echo, ctx)[0].outcome is Outcome.IGNORED
+    # approved and fixed: the finding is resolved
+    assert decide(ctx, str(r.approval_id), "U_ONCALL", approve=True).outcome is (
+        Outcome.REMEDIATED)
+    assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == "Enabled"
+    assert _stored(hub, event)["Workflow"]["Status"] == "RESOLVED"
 
 
 def test_a_failed_write_back_is_noted_and_the_fix_stands(ctx: Context, s3: Any,
