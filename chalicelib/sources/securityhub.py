@@ -48,6 +48,7 @@ from chalicelib.finding import (
     Source,
     account_resource,
     make_resource,
+    search,
     text,
 )
 
@@ -90,8 +91,8 @@ def normalize(env: Envelope, event: dict[str, Any]) -> Finding | Ignored:
     if fid is None:
         raise InvalidEvent(f"{DETAIL_TYPE} event {env.id}: missing or empty "
                            "detail.findings[0].Id")
-    workflow = text(_get(asff, "Workflow", "Status")) or text(asff.get("WorkflowState"))
-    compliance = text(_get(asff, "Compliance", "Status"))
+    workflow = text(search("Workflow.Status", asff)) or text(asff.get("WorkflowState"))
+    compliance = text(search("Compliance.Status", asff))
     product = _product(asff)
     control = _control(asff)
     label = control or product or "finding"
@@ -133,18 +134,10 @@ def _the_finding(env: Envelope, findings: Any) -> dict[str, Any]:
     return findings[0]
 
 
-def _get(data: dict[str, Any], *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)  # type: ignore[assignment]
-    return data
-
-
 def _product(asff: dict[str, Any]) -> str | None:
     """ProductName (top level, or in ProductFields), else the ProductArn's product name."""
     name = text(asff.get("ProductName")) or text(
-        _get(asff, "ProductFields", "aws/securityhub/ProductName"))
+        search('ProductFields."aws/securityhub/ProductName"', asff))
     if name:
         return name
     arn = text(asff.get("ProductArn")) or ""
@@ -156,8 +149,8 @@ def _product(asff: dict[str, Any]) -> str | None:
 def _control(asff: dict[str, Any]) -> str | None:
     """The Security Hub control id: consolidated `SecurityControlId`, the per-standard
     `ProductFields.ControlId`, or the last part of a control finding's GeneratorId."""
-    found = text(_get(asff, "Compliance", "SecurityControlId")) or text(
-        _get(asff, "ProductFields", "ControlId"))
+    found = text(search("Compliance.SecurityControlId", asff)) or text(
+        search("ProductFields.ControlId", asff))
     if found:
         return found
     generator = text(asff.get("GeneratorId")) or ""
@@ -274,7 +267,7 @@ def _access_key(item: dict[str, Any], account: str,
                 actor: dict[str, str | None]) -> Resource | None:
     """GuardDuty's credential findings in ASFF: the key's principal as the native source
     names it (a user's key `user/AKIA…`, or an assumed role's role ARN)."""
-    details = _get(item, "Details", "AwsIamAccessKey")
+    details = search("Details.AwsIamAccessKey", item)
     details = details if isinstance(details, dict) else {}
     name = text(details.get("PrincipalName")) or text(details.get("UserName"))
     kind = text(details.get("PrincipalType"))
