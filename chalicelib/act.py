@@ -17,6 +17,7 @@ from chalicelib.log import logger
 from chalicelib.outcome import Outcome
 from chalicelib.policy import Policy
 from chalicelib.record import EntryKind, Incident, Status
+from chalicelib.store.table import Batch
 from remediations import load as load_registry
 from remediations.base import ApiCall, Plan, Remediation, Target
 
@@ -71,11 +72,19 @@ MAX_FIXES_KEPT = 20  # on the incident, for re-drift (IaC fight) counting
 
 
 def execute(ctx: Context, rem: Remediation, plan: Plan, incident: Incident, *,
-            actor: str = ACTOR, drifted_by: str | None = None) -> tuple[Outcome, str | None]:
+            actor: str = ACTOR, drifted_by: str | None = None,
+            batch: Batch | None = None) -> tuple[Outcome, str | None]:
     """Apply `plan`, verify it, and record both; returns (remediated|failed, reason). A
-    verified fix is also counted on the incident (`fixes`, with who had drifted it)."""
+    verified fix is also counted on the incident (`fixes`, with who had drifted it).
+
+    The records gathered so far (at least "planned") are written before the change; the
+    outcome's records go into `batch` for the caller's last write, or, without one, are
+    written here in one call."""
     store = ctx.store
     incident_id = incident.incident_id
+    own = batch is None
+    batch = batch if batch is not None else store.batch()
+    batch.flush()  # what is planned is on record before anything changes
     try:
         rem.apply(plan)
     except AutoremediateError as exc:
@@ -83,22 +92,32 @@ def execute(ctx: Context, rem: Remediation, plan: Plan, incident: Incident, *,
                                               "error": type(exc).__name__})
         store.append(incident_id, EntryKind.FAILED, actor,
                      {"stage": "apply", "error": type(exc).__name__, "reason": str(exc),
-                      "planned_calls": calls_json(plan)})
+                      "planned_calls": calls_json(plan)}, batch=batch)
+        if own:
+            batch.flush()
         return Outcome.FAILED, str(exc)
-    store.append(incident_id, EntryKind.APPLIED, actor, {"calls": calls_json(plan)})
+    store.append(incident_id, EntryKind.APPLIED, actor, {"calls": calls_json(plan)},
+                 batch=batch)
     try:
         after = rem.verify(plan)
     except AutoremediateError as exc:
         store.append(incident_id, EntryKind.FAILED, actor,
-                     {"stage": "verify", "error": type(exc).__name__, "reason": str(exc)})
+                     {"stage": "verify", "error": type(exc).__name__, "reason": str(exc)},
+                     batch=batch)
         # the change was made: keep it so an operator can still roll it back
-        store.update_incident(incident_id, fix=plan_json(plan))
+        store.update_incident(incident_id, batch=batch, fix=plan_json(plan))
+        if own:
+            batch.flush()
         return Outcome.FAILED, str(exc)
     store.append(incident_id, EntryKind.VERIFIED, ACTOR,
-                 {"before": plan.before, "after": after})
+                 {"before": plan.before, "after": after}, batch=batch)
     fixes = [*incident.fixes, {"at": ctx.clock().isoformat(), "drifted_by": drifted_by}]
-    store.update_incident(incident_id, status=Status.RESOLVED, resolved_at=ctx.clock(),
-                          fix=plan_json(plan), fixes=fixes[-MAX_FIXES_KEPT:])
-    store.append(incident_id, EntryKind.CLOSED, ACTOR, {"status": Status.RESOLVED.value})
+    store.update_incident(incident_id, batch=batch, status=Status.RESOLVED,
+                          resolved_at=ctx.clock(), fix=plan_json(plan),
+                          fixes=fixes[-MAX_FIXES_KEPT:])
+    store.append(incident_id, EntryKind.CLOSED, ACTOR, {"status": Status.RESOLVED.value},
+                 batch=batch)
+    if own:
+        batch.flush()
     logger.info("remediated", extra={"incident_id": incident_id, "remediation": rem.name})
     return Outcome.REMEDIATED, None

@@ -263,7 +263,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from chalicelib.policy import load_policies
 
     directory = Path(args.dir) if args.dir else default_policy_dir()
-    policies = load_policies(directory)
+    policies = load_policies(directory, validated=False)  # check the YAML itself
     for p in policies:
         print(f"ok  {p.name:<28} {p.remediation:<24} {p.mode.value:<8} {p.file}:{p.line}")
     print(f"{len(policies)} policies valid in {directory}")

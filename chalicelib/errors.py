@@ -88,7 +88,12 @@ class RollbackConflict(Refused):
 
 
 class StateConflict(AutoremediateError):
-    """Raised when a DynamoDB conditional write lost a race (someone else wrote first)."""
+    """Raised when a DynamoDB conditional write lost a race (someone else wrote first);
+    for a transaction, `reasons` holds each item's code ("ConditionalCheckFailed", "None")."""
+
+    def __init__(self, message: str = "", *, reasons: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.reasons = reasons or []
 
 
 class StateStoreError(AutoremediateError):

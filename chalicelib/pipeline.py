@@ -25,6 +25,8 @@ from chalicelib.log import logger
 from chalicelib.outcome import Outcome, Result
 from chalicelib.policy import Policy, match
 from chalicelib.record import BREACH_NOTICE, EntryKind, Incident, Status, new_id
+from chalicelib.store.leases import LEASE_ATTRIBUTES, Lease
+from chalicelib.store.table import Batch
 from remediations.base import Remediation
 
 
@@ -166,11 +168,16 @@ def _run(finding: Finding, policy: Policy, ctx: Context, *, dry_run: bool,
     resource = rem.target.resource
     logger.append_keys(policy=policy.name, remediation=policy.remediation,
                        resource=resource.display)
-    with ctx.store.lease(finding.account, resource.display, policy.name):
+    with ctx.store.lease(finding.account, resource.display, policy.name) as lease:
         if finding.cleared:
             return _cleared(finding, policy, resource, ctx)
-        return _gated(finding, policy, rem, ctx, dry_run=dry_run, failure=failure,
-                      drill=drill is not None)
+        batch = ctx.store.batch()  # this run's records: written before any change, and last
+        result = _gated(finding, policy, rem, ctx, dry_run=dry_run, failure=failure,
+                        drill=drill is not None, lease=lease, batch=batch)
+        batch.update(lease.key, "POINTER", {}, remove=LEASE_ATTRIBUTES, **lease.mine)
+        batch.flush()  # the outcome's records and the lease's release, in one write
+        lease.released = True
+        return result
 
 
 def _cleared(finding: Finding, policy: Policy, resource: Resource, ctx: Context) -> Result:
@@ -192,7 +199,8 @@ def _cleared(finding: Finding, policy: Policy, resource: Resource, ctx: Context)
 
 
 def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
-           dry_run: bool, failure: AutoremediateError | None, drill: bool = False) -> Result:
+           dry_run: bool, failure: AutoremediateError | None, drill: bool,
+           lease: Lease, batch: Batch) -> Result:
     resource = rem.target.resource
     result = Result(event_id=finding.event_id, outcome=Outcome.FAILED, policy=policy.name,
                     remediation=policy.remediation, resource=resource.display)
@@ -217,84 +225,90 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
         logger.info("not applicable", extra={"reason": str(failure)})
         return result.model_copy(update={"outcome": Outcome.IGNORED, "reason": str(failure)})
 
-    incident, joined = ctx.store.open_or_join(_new_incident(finding, policy, resource, ctx,
-                                                            drill=drill))
+    incident, joined = ctx.store.open_or_join(
+        _new_incident(finding, policy, resource, ctx, drill=drill), lease=lease, batch=batch)
     iid = incident.incident_id
     logger.append_keys(incident_id=iid)
     ctx.store.append(iid, EntryKind.DETECTED, finding.actor or finding.source.value,
-                     {**_detected(finding), "joined": joined})
+                     {**_detected(finding), "joined": joined}, batch=batch)
     result = result.model_copy(update={"incident_id": iid})
 
     if isinstance(failure, HandsOff):
         ctx.store.append(iid, EntryKind.PLANNED, ACTOR, {"note": "record only; no change",
-                                                         "reason": str(failure)})
+                                                         "reason": str(failure)}, batch=batch)
         return result.model_copy(update={"outcome": Outcome.INCIDENT_OPENED,
                                           "reason": str(failure)})
     if failure is not None or plan is None:
         reason = str(failure)
         ctx.store.append(iid, EntryKind.FAILED, ACTOR, {
-            "stage": "plan", "error": type(failure).__name__, "reason": reason})
+            "stage": "plan", "error": type(failure).__name__, "reason": reason}, batch=batch)
         return result.model_copy(update={"reason": reason})
 
     if plan.record_only:
-        ctx.store.append(iid, EntryKind.PLANNED, ACTOR, {"note": "record only; no change"})
+        ctx.store.append(iid, EntryKind.PLANNED, ACTOR, {"note": "record only; no change"},
+                         batch=batch)
         return result.model_copy(update={"outcome": Outcome.INCIDENT_OPENED})
     if plan.is_noop:
         ctx.store.append(iid, EntryKind.VERIFIED, ACTOR,
-                         {"note": "already compliant", "state": plan.before})
+                         {"note": "already compliant", "state": plan.before}, batch=batch)
         if incident.status is not Status.RESOLVED:
-            ctx.store.update_incident(iid, status=Status.RESOLVED, resolved_at=ctx.clock())
-            ctx.store.append(iid, EntryKind.CLOSED, ACTOR, {"status": "resolved"})
+            ctx.store.update_incident(iid, batch=batch, status=Status.RESOLVED,
+                                      resolved_at=ctx.clock())
+            ctx.store.append(iid, EntryKind.CLOSED, ACTOR, {"status": "resolved"}, batch=batch)
         return result.model_copy(update={"outcome": Outcome.COMPLIANT})
 
     changes = calls_json(plan)
     if decision.decision is gate.Decision.DRY_RUN:
         ctx.store.append(iid, EntryKind.DRY_RUN, ACTOR, {
             "reason": decision.reason, "before": plan.before, "after": plan.after,
-            "calls": changes})
+            "calls": changes}, batch=batch)
         return result.model_copy(update={"outcome": Outcome.DRY_RUN, "changes": changes,
                                           "reason": decision.reason})
     if decision.decision is gate.Decision.AUTO:
-        decision = _fight(finding, policy, incident, ctx) or decision
-    limit = ctx.settings.auto_limit_per_hour
-    held = decision.decision is gate.Decision.AUTO and not ctx.store.take_auto_change(
-        finding.account, limit)
-    if held:
+        decision = _fight(finding, policy, incident, ctx, batch) or decision
+    held = False
+    if decision.decision is gate.Decision.AUTO:
+        # "planned" and the hour's blast-radius count are written together, before the
+        # change: over the limit, neither is, and the fix is held for approval instead
+        unplanned = batch.checkpoint()
+        ctx.store.append(iid, EntryKind.PLANNED, ACTOR, {
+            "reason": decision.reason, "before": plan.before, "after": plan.after,
+            "calls": changes}, batch=batch)
+        if incident.status is Status.RESOLVED:  # drifted again after a fix: re-open
+            ctx.store.update_incident(iid, batch=batch, status=Status.OPEN)
+        limit = ctx.settings.auto_limit_per_hour
+        if ctx.store.take_auto_change(finding.account, limit, batch=batch):
+            outcome, why = execute(ctx, rem, plan, incident, batch=batch,
+                                   drifted_by=finding.actor_role or finding.actor)
+            return result.model_copy(update={"outcome": outcome, "reason": why,
+                                              "changes": changes})
+        batch.restore(unplanned)
+        held = True
         decision = gate.Gate(gate.Decision.APPROVAL, (
             f"blast radius: {limit} automatic changes were already made in account "
             f"{finding.account} this hour; the fix is held for approval (approve all held "
             f"fixes at once: remediate approve --held --policy {policy.name} --account "
             f"{finding.account})"))
         logger.warning("auto limit reached", extra={"account": finding.account})
-    if decision.decision is gate.Decision.APPROVAL:
-        waiting = approval.pending_for(ctx, incident, plan)
-        if waiting is not None:
-            return result.model_copy(update={
-                "outcome": Outcome.APPROVAL_REQUESTED, "approval_id": waiting,
-                "changes": changes, "reason": (
-                    f"{decision.reason}; approval {waiting} for this same plan is already "
-                    "pending")})
-        if incident.status is Status.RESOLVED:
-            ctx.store.update_incident(iid, status=Status.OPEN)
-        approval_id = approval.request(ctx, finding, policy, plan, iid,
-                                       reason=decision.reason, held=held)
-        return result.model_copy(update={"outcome": Outcome.APPROVAL_REQUESTED,
-                                          "approval_id": approval_id, "changes": changes,
-                                          "reason": decision.reason})
+    # an approval: the incident and its records exist before the request refers to them
+    if incident.status is Status.RESOLVED:
+        ctx.store.update_incident(iid, batch=batch, status=Status.OPEN)
+    batch.flush()
+    waiting = approval.pending_for(ctx, incident, plan)
+    if waiting is not None:
+        return result.model_copy(update={
+            "outcome": Outcome.APPROVAL_REQUESTED, "approval_id": waiting,
+            "changes": changes, "reason": (
+                f"{decision.reason}; approval {waiting} for this same plan is already "
+                "pending")})
+    approval_id = approval.request(ctx, finding, policy, plan, iid,
+                                   reason=decision.reason, held=held)
+    return result.model_copy(update={"outcome": Outcome.APPROVAL_REQUESTED,
+                                      "approval_id": approval_id, "changes": changes,
+                                      "reason": decision.reason})
 
-    ctx.store.append(iid, EntryKind.PLANNED, ACTOR, {
-        "reason": decision.reason, "before": plan.before, "after": plan.after,
-        "calls": changes})
-    if incident.status is Status.RESOLVED:  # drifted again after a fix: re-open
-        ctx.store.update_incident(iid, status=Status.OPEN)
-    outcome, why = execute(ctx, rem, plan, incident,
-                           drifted_by=finding.actor_role or finding.actor)
-    return result.model_copy(update={"outcome": outcome, "reason": why,
-                                      "changes": changes})
-
-
-def _fight(finding: Finding, policy: Policy, incident: Incident,
-           ctx: Context) -> gate.Gate | None:
+def _fight(finding: Finding, policy: Policy, incident: Incident, ctx: Context,
+           batch: Batch) -> gate.Gate | None:
     """Approval instead of a fix when the resource was already fixed `fight_after` times
     within the policy's window: something else (IaC) keeps reverting it, and fixing it
     again would only feed the loop. The incident is flagged `fighting`, with who reverted."""
@@ -311,7 +325,7 @@ def _fight(finding: Finding, policy: Policy, incident: Incident,
         reason += f" (reverted by {', '.join(principals[:3])})"
     reason += (f"; the fix waits for approval and applies once; tag the resource "
                f"{policy.exempt_tag}=true to leave it to its owner")
-    ctx.store.update_incident(incident.incident_id, fighting=True,
+    ctx.store.update_incident(incident.incident_id, batch=batch, fighting=True,
                               fighting_principals=principals)
     logger.warning("re-drift loop", extra={"fixes": len(recent), "principals": principals})
     return gate.Gate(gate.Decision.APPROVAL, reason)

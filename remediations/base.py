@@ -50,6 +50,9 @@ IAM_ACTION_OVERRIDES: dict[str, str] = {
     "s3control:GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock",
     "s3control:PutPublicAccessBlock": "s3:PutAccountPublicAccessBlock",
     "s3control:DeletePublicAccessBlock": "s3:PutAccountPublicAccessBlock",
+    # IAM has no action of its own for a transaction: each item is authorised as the
+    # PutItem/UpdateItem it is (our transactions put entries and update items)
+    "dynamodb:TransactWriteItems": "dynamodb:UpdateItem",
 }
 
 

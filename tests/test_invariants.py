@@ -122,6 +122,24 @@ def test_event_patterns_are_fresh() -> None:
     assert RENDERED.read_text() == render(), "stale: python -m chalicelib.patterns > ..."
 
 
+def test_the_validated_policies_are_fresh_and_load_as_the_yaml_does(tmp_path: Path) -> None:
+    from chalicelib.config import default_policy_dir
+    from chalicelib.policy import VALIDATED, load_policies, render_validated
+
+    shipped = default_policy_dir()
+    assert VALIDATED.read_text() == render_validated(shipped), (
+        "stale: python -m chalicelib.policy > chalicelib/policies.json")
+    fast, slow = load_policies(shipped), load_policies(shipped, validated=False)
+    assert [(p.model_dump(), p.file, p.line) for p in fast] == [
+        (p.model_dump(), p.file, p.line) for p in slow]
+    # a changed policy directory is read from its YAML, never from the stale copy
+    for path in shipped.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text().replace(
+            "name: s3-block-public-access", "name: s3-block-public-access-changed"))
+    names = {p.name for p in load_policies(tmp_path)}
+    assert "s3-block-public-access-changed" in names
+
+
 def test_every_cloudtrail_kind_in_policies_is_in_the_rule() -> None:
     names = set(json.loads(RENDERED.read_text())["cloudtrail"]["detail"]["eventName"])
     for policy in load_policies(default_policy_dir()):

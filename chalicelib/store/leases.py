@@ -6,7 +6,11 @@ the fix is recorded, so the second run re-reads, finds the resource compliant an
 incident. A lease expires (`LEASE_TTL`) so a crashed run frees it; a run that cannot get it
 within `LEASE_WAIT` raises `StateConflict` (the Lambda fails and EventBridge retries).
 
-Item: `OPEN#<account>#<resource>#<policy>` / `LEASE` (beside the incident pointer).
+The lease lives on the incident pointer's item (`OPEN#<account>#<resource>#<policy>` /
+`POINTER`, attributes `lease_token`, `lease_until`), so taking it also reads which incident
+the resource has: one call. The run's last write frees it in the same transaction that
+records the outcome (`Batch.update(..., remove=LEASE_ATTRIBUTES)`); otherwise leaving the
+block frees it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
 
 from chalicelib.errors import StateConflict
 from chalicelib.store.table import Table, iso
@@ -24,46 +30,72 @@ LEASE_TTL = dt.timedelta(minutes=3)  # longer than the Lambda timeout (120 s)
 LEASE_WAIT = 60.0  # seconds a run waits for another run on the same resource
 
 
+LEASE_ATTRIBUTES = ("lease_token", "lease_until")
+
+
 def pointer_key(account: str, resource: str, policy: str) -> str:
     return f"OPEN#{account}#{resource}#{policy}"
+
+
+@dataclass
+class Lease:
+    """A held lease: its item's key, our token, and the pointer as it was when taken
+    (`incident_id` and `at` when the resource has had an incident)."""
+
+    key: str
+    token: str
+    pointer: dict[str, Any] = field(default_factory=dict)
+    released: bool = False
+
+    @property
+    def mine(self) -> dict[str, Any]:
+        """The condition that we still hold it, for writes to the pointer item."""
+        return {"condition": "lease_token = :lease", "values": {":lease": self.token}}
 
 
 class Leases(Table):
     lease_wait: float = LEASE_WAIT
 
-    def acquire_lease(self, key: str) -> str | None:
-        """Take the lease on `key` if it is free or expired; its token, or None if held."""
+    def acquire_lease(self, key: str) -> Lease | None:
+        """Take the lease on `key` if it is free or expired; None if someone holds it."""
+        from boto3.dynamodb.types import TypeDeserializer
+
         at = self.clock()
         token = secrets.token_hex(8)
         try:
-            self._put({"pk": key, "sk": "LEASE", "token": token, "taken_at": iso(at),
-                       "lease_until": iso(at + LEASE_TTL),
-                       "expires_at": int((at + dt.timedelta(days=1)).timestamp())},
-                      condition="attribute_not_exists(pk) OR lease_until < :now",
-                      values={":now": iso(at)})
+            got = self.call("UpdateItem", **self.update_args(
+                key, "POINTER", {"lease_token": token, "lease_until": iso(at + LEASE_TTL)},
+                condition="attribute_not_exists(lease_token) OR lease_until < :now",
+                values={":now": iso(at)}), ReturnValues="ALL_NEW")
         except StateConflict:
             return None
-        return token
+        de = TypeDeserializer()
+        item = {k: de.deserialize(v) for k, v in got.get("Attributes", {}).items()}
+        pointer = {k: v for k, v in item.items() if k not in (*LEASE_ATTRIBUTES, "pk", "sk")}
+        return Lease(key=key, token=token, pointer=pointer)
 
-    def release_lease(self, key: str, token: str) -> None:
+    def release_lease(self, lease: Lease) -> None:
         """Free our lease (a no-op if it expired and someone else holds it now)."""
+        if lease.released:
+            return
         with suppress(StateConflict):
-            self._delete(key, "LEASE", condition="#t = :t", values={":t": token},
-                         names={"#t": "token"})
+            self.call("UpdateItem", **self.update_args(
+                lease.key, "POINTER", {}, remove=LEASE_ATTRIBUTES, **lease.mine))
+        lease.released = True
 
     @contextmanager
-    def lease(self, account: str, resource: str, policy: str) -> Iterator[None]:
+    def lease(self, account: str, resource: str, policy: str) -> Iterator[Lease]:
         """Hold the lease on (account, resource, policy) for the block, waiting for it."""
         key = pointer_key(account, resource, policy)
         deadline = time.monotonic() + self.lease_wait
         pause = 0.02
-        while (token := self.acquire_lease(key)) is None:
+        while (held := self.acquire_lease(key)) is None:
             if time.monotonic() >= deadline:
                 raise StateConflict(f"{resource} ({policy}) is being remediated by another run "
                                     f"for over {self.lease_wait:.0f} s; retry later")
             time.sleep(pause)
             pause = min(pause * 2, 0.5)
         try:
-            yield
+            yield held
         finally:
-            self.release_lease(key, token)
+            self.release_lease(held)

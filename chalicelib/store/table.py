@@ -36,18 +36,28 @@ class Table:
         self.table = table
         self.clock = clock
 
+    def batch(self) -> Batch:
+        """Writes to gather and make together (see `Batch`)."""
+        return Batch(self)
+
     def call(self, operation: str, **kwargs: Any) -> Any:
         """One DynamoDB call on our table (`operation` as AWS names it, e.g. PutItem)."""
         from botocore import xform_name
         from botocore.exceptions import BotoCoreError, ClientError
 
+        if operation != "TransactWriteItems":  # a transaction names the table per item
+            kwargs = {"TableName": self.table, **kwargs}
         try:
-            return getattr(self.db, xform_name(operation))(TableName=self.table, **kwargs)
+            return getattr(self.db, xform_name(operation))(**kwargs)
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
             message = exc.response.get("Error", {}).get("Message", "")
             if code in _CONFLICTS:
-                raise StateConflict(f"state table {self.table}: {operation}: {code}") from exc
+                reasons = [r.get("Code", "None") for r in exc.response.get(
+                    "CancellationReasons", [])]
+                raise StateConflict(f"state table {self.table}: {operation}: {code}"
+                                    + (f" {reasons}" if reasons else ""),
+                                    reasons=reasons) from exc
             hint = (" (the table does not exist: `remediate bootstrap` creates it)"
                     if code == "ResourceNotFoundException" and operation != "DescribeTable"
                     else "")
@@ -92,9 +102,11 @@ class Table:
         return True
 
     # -- item helpers -----------------------------------------------------------------------
-    def _put(self, item: dict[str, Any], *, condition: str | None = None,
-             values: dict[str, Any] | None = None,
-             names: dict[str, str] | None = None) -> None:
+    @staticmethod
+    def put_args(item: dict[str, Any], *, condition: str | None = None,
+                 values: dict[str, Any] | None = None,
+                 names: dict[str, str] | None = None) -> dict[str, Any]:
+        """PutItem's arguments (also a transaction's `Put`)."""
         from boto3.dynamodb.types import TypeSerializer
 
         ser = TypeSerializer()
@@ -105,7 +117,13 @@ class Table:
             kwargs["ExpressionAttributeValues"] = {k: ser.serialize(v) for k, v in values.items()}
         if names:
             kwargs["ExpressionAttributeNames"] = names
-        self.call("PutItem", **kwargs)
+        return kwargs
+
+    def _put(self, item: dict[str, Any], *, condition: str | None = None,
+             values: dict[str, Any] | None = None,
+             names: dict[str, str] | None = None) -> None:
+        self.call("PutItem", **self.put_args(item, condition=condition, values=values,
+                                             names=names))
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         from boto3.dynamodb.types import TypeDeserializer
@@ -131,22 +149,36 @@ class Table:
             kwargs["ExpressionAttributeNames"] = names
         self.call("DeleteItem", **kwargs)
 
-    def _update(self, pk: str, sk: str, fields: dict[str, Any], *,
-                condition: str | None = None, values: dict[str, Any] | None = None) -> None:
+    @staticmethod
+    def update_args(pk: str, sk: str, fields: dict[str, Any], *,
+                    condition: str | None = None, values: dict[str, Any] | None = None,
+                    remove: tuple[str, ...] = ()) -> dict[str, Any]:
+        """UpdateItem's arguments (also a transaction's `Update`): SET `fields`, REMOVE
+        `remove`."""
         from boto3.dynamodb.types import TypeSerializer
 
         ser = TypeSerializer()
         names = {f"#f{i}": k for i, k in enumerate(fields)}
+        names.update({f"#r{i}": k for i, k in enumerate(remove)})
         vals = {f":f{i}": ser.serialize(v) for i, v in enumerate(fields.values())}
         vals.update({k: ser.serialize(v) for k, v in (values or {}).items()})
+        expression = ("SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+                      if fields else "")
+        if remove:
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
         kwargs: dict[str, Any] = {
             "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
-            "UpdateExpression": "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
-            "ExpressionAttributeNames": names, "ExpressionAttributeValues": vals,
-        }
+            "UpdateExpression": expression.strip(), "ExpressionAttributeNames": names}
+        if vals:
+            kwargs["ExpressionAttributeValues"] = vals
         if condition:
             kwargs["ConditionExpression"] = condition
-        self.call("UpdateItem", **kwargs)
+        return kwargs
+
+    def _update(self, pk: str, sk: str, fields: dict[str, Any], *,
+                condition: str | None = None, values: dict[str, Any] | None = None) -> None:
+        self.call("UpdateItem", **self.update_args(pk, sk, fields, condition=condition,
+                                                   values=values))
 
     def _scan(self, *, kind: str, **equal: str) -> list[dict[str, Any]]:
         """Every item of `kind` whose attributes equal `equal`, deserialized (a scan: for
@@ -170,3 +202,92 @@ class Table:
             if "LastEvaluatedKey" not in page:
                 return out
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class Batch:
+    """Writes gathered during one run and made together: one call for one item, else one
+    `TransactWriteItems` (all or nothing, every condition checked). A later write to an
+    item already in the batch merges into it (a transaction may touch an item once).
+
+    The pipeline flushes before anything changes in AWS, so what is planned is recorded
+    before it is applied, and once more at the end of the run.
+    """
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self._puts: dict[tuple[str, str], dict[str, Any]] = {}
+        self._put_conditions: dict[tuple[str, str], dict[str, Any]] = {}
+        self._sets: dict[tuple[str, str], dict[str, Any]] = {}
+        self._removes: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._conditions: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self._puts) + len(set(self._sets) | set(self._removes))
+
+    def put(self, item: dict[str, Any], **condition: Any) -> None:
+        key = (item["pk"], item["sk"])
+        self._puts[key] = dict(item)
+        self._put_conditions[key] = condition
+
+    def update(self, pk: str, sk: str, fields: dict[str, Any], *,
+               remove: tuple[str, ...] = (), **condition: Any) -> None:
+        """SET `fields` and REMOVE `remove` on an item; merged into its put when the item
+        is new in this batch (the put's own condition then applies)."""
+        key = (pk, sk)
+        if key in self._puts:
+            item = self._puts[key]
+            item.update(fields)
+            for name in remove:
+                item.pop(name, None)
+            return
+        self._sets.setdefault(key, {}).update(fields)
+        if remove:
+            self._removes[key] = (*self._removes.get(key, ()), *remove)
+        if condition:
+            self._conditions.setdefault(key, condition)
+
+    def checkpoint(self) -> tuple[dict[Any, Any], ...]:
+        import copy
+
+        return copy.deepcopy((self._puts, self._put_conditions, self._sets, self._removes,
+                              self._conditions))
+
+    def restore(self, state: tuple[dict[Any, Any], ...]) -> None:
+        (self._puts, self._put_conditions, self._sets, self._removes,
+         self._conditions) = state
+
+    def flush(self, *, guard: dict[str, Any] | None = None) -> bool:
+        """Make every gathered write in one call; StateConflict (with per-item `reasons`
+        for a transaction) when a condition failed, and then nothing was written.
+
+        `guard` (UpdateItem arguments) joins the write; when only its condition fails,
+        nothing is written, the gathered writes stay, and the answer is False."""
+        kept = self.checkpoint() if guard is not None else None
+        ops: list[tuple[str, dict[str, Any]]] = [
+            ("Put", self.table.put_args(item, **self._put_conditions[key]))
+            for key, item in self._puts.items()]
+        for key in dict.fromkeys([*self._sets, *self._removes]):
+            ops.append(("Update", self.table.update_args(
+                key[0], key[1], self._sets.get(key, {}), remove=self._removes.get(key, ()),
+                **self._conditions.get(key, {}))))
+        if guard is not None:
+            ops.append(("Update", guard))
+        self._puts, self._put_conditions, self._sets, self._removes, self._conditions = (
+            {}, {}, {}, {}, {})
+        if not ops:
+            return True
+        try:
+            if len(ops) == 1:
+                kind, args = ops[0]
+                self.table.call(f"{kind}Item", **args)
+            else:
+                self.table.call("TransactWriteItems", TransactItems=[
+                    {kind: {"TableName": self.table.table, **args}} for kind, args in ops])
+        except StateConflict as exc:
+            only_guard = len(ops) == 1 or (exc.reasons[-1:] == ["ConditionalCheckFailed"]
+                                           and set(exc.reasons[:-1]) <= {"None"})
+            if kept is None or not only_guard:
+                raise
+            self.restore(kept)
+            return False
+        return True
