@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -52,45 +54,144 @@ def cold_imports(runs: int) -> tuple[list[float], list[float]]:
 
 
 FIRST = """
-import json, os, sys, time
-os.environ.update({"AWS_ACCESS_KEY_ID": "b", "AWS_SECRET_ACCESS_KEY": "b",
-                   "AWS_DEFAULT_REGION": "us-east-1", "REMEDIATION_KMS_KEY": "alias/b",
-                   "REMEDIATION_TABLE": "t"})
-from moto import mock_aws
-mock_aws().start()
-import boto3
-kms = boto3.client("kms")
-kms.create_alias(AliasName="alias/b", TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
-boto3.client("s3").create_bucket(Bucket="bench-first")
-key = [{"AttributeName": n, "KeyType": k} for n, k in (("pk", "HASH"), ("sk", "RANGE"))]
-boto3.client("dynamodb").create_table(
-    TableName="t", BillingMode="PAY_PER_REQUEST", KeySchema=key,
-    AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")])
-event = json.loads(sys.argv[1])
+import json, sys, time
 t0 = time.perf_counter()
+sys.path[:0] = json.loads(sys.argv[2])
 import app
 t1 = time.perf_counter()
-from chalicelib.entry import handle_event
-out = handle_event(event)
+out = app.cloudtrail_calls(json.loads(sys.argv[1]), None)
 t2 = time.perf_counter()
 assert out["outcome"] == "remediated", out
 print((t1 - t0) * 1000, (t2 - t1) * 1000)
 """
 
+class EmulatorClock:
+    """Time spent inside moto (its request handling, in this process): what real AWS's
+    latency would replace. Reported beside each figure, never subtracted silently."""
 
-def first_event(runs: int) -> tuple[list[float], list[float]]:
-    """A fresh interpreter per run (moto started before the clock): `import app`, then the
-    first event's handling — every lazy import, client and policy load it pays."""
-    event = (ROOT / "tests" / "events" / "cloudtrail_delete_bucket_encryption.json"
-             ).read_text().replace("phi-bucket", "bench-first")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "REMEDIATION_"))}
-    imports, firsts = [], []
-    for _ in range(runs + 1):
-        out = subprocess.run([sys.executable, "-c", FIRST, event], cwd=ROOT, env=env,
-                             check=True, capture_output=True, text=True).stdout.split()
-        imports.append(float(out[-2]))
-        firsts.append(float(out[-1]))
-    return imports[1:], firsts[1:]  # the first run warms the bytecode cache, as a zip has it
+    def __init__(self) -> None:
+        import threading
+
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+
+    def install(self) -> None:
+        from moto.core.botocore_stubber import BotocoreStubber
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+        for cls in (BotocoreStubber, DomainDispatcherApplication):
+            if getattr(cls.__call__, "_timed", False):
+                continue
+            original = cls.__call__
+
+            def timed(obj: Any, *args: Any, _original: Any = original, **kw: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return _original(obj, *args, **kw)
+                finally:
+                    with self._lock:
+                        self.seconds += time.perf_counter() - started
+
+            timed._timed = True  # type: ignore[attr-defined]
+            cls.__call__ = timed  # type: ignore[method-assign]
+
+    def ms(self) -> float:
+        return self.seconds * 1000
+
+
+EMULATOR = EmulatorClock()
+
+
+# What the Lambda runtime and the Powertools layer provide besides our zip.
+RUNTIME = ("boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six.py", "jmespath")
+LAYER = ("aws_lambda_powertools", "pydantic", "pydantic_core", "typing_extensions.py",
+         "annotated_types", "typing_inspection")
+
+
+def _lambda_paths(artifact: Path | None, into: Path) -> list[str]:
+    """sys.path for a Lambda-like process: the unzipped artifact (or, without one, the
+    source tree with its requirements), the layer's packages, the runtime's boto3."""
+    import zipfile
+
+    import boto3
+
+    site = Path(boto3.__file__).parents[1]
+    if artifact is None:
+        return [str(ROOT), str(site)]
+    task = into / "task"
+    with zipfile.ZipFile(artifact) as zf:
+        zf.extractall(task)
+    provided = into / "provided"
+    provided.mkdir()
+    for name in (*RUNTIME, *LAYER):
+        if (site / name).exists():
+            (provided / name).symlink_to(site / name)
+    return [str(task), str(provided)]
+
+
+def first_event(runs: int, artifact: Path | None
+                ) -> tuple[list[float], list[float], list[float]]:
+    """A fresh interpreter per run, as a cold Lambda: `import app` from the built artifact
+    (`python -S`: no site-packages, only the zip, the layer and the runtime's boto3), then
+    the first CloudTrail event through the Chalice handler, against a moto server in this
+    process (set up before the clock starts)."""
+    import tempfile
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from chalicelib.emulator import FAKE_ENV, free_port
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
+    env = {**FAKE_ENV, "AWS_ENDPOINT_URL": url, "REMEDIATION_TABLE": "first",
+           "REMEDIATION_KMS_KEY": "alias/first", "POWERTOOLS_LOG_LEVEL": "WARNING",
+           # what the template sets (chalicelib/packaging.py): no STS call to know who we are
+           "REMEDIATION_ACCOUNT_ID": "123456789012",
+           "REMEDIATION_OWN_ROLES": "arn:aws:iam::123456789012:role/ar-CloudtrailCallsRole-1,"
+                                    "arn:aws:iam::123456789012:role/ar-ApprovalWorkerRole-1",
+           # Lambda's /var/task is read-only: no bytecode written, only what the zip brings
+           "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin"}
+    aws = {"endpoint_url": url, "region_name": "us-east-1",
+           "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    kms = boto3.client("kms", **aws)
+    kms.create_alias(AliasName="alias/first",
+                     TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+    key = [{"AttributeName": n, "KeyType": k} for n, k in (("pk", "HASH"), ("sk", "RANGE"))]
+    boto3.client("dynamodb", **aws).create_table(
+        TableName="first", BillingMode="PAY_PER_REQUEST", KeySchema=key,
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"}
+                              for n in ("pk", "sk")])
+    s3 = boto3.client("s3", **aws)
+    template = (ROOT / "tests" / "events" / "cloudtrail_delete_bucket_encryption.json"
+                ).read_text()
+    imports, firsts, emulated = [], [], []
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-first-") as tmp:
+            paths = json.dumps(_lambda_paths(artifact, Path(tmp)))
+            for i in range(runs):
+                bucket = f"bench-first-{i}"
+                s3.create_bucket(Bucket=bucket)
+                event = template.replace("phi-bucket", bucket).replace(
+                    '"id": "', f'"id": "first-{i}-', 1)
+                before = EMULATOR.ms()
+                proc = subprocess.run([sys.executable, "-S", "-c", FIRST, event, paths],
+                                      cwd=tmp, env=env, capture_output=True, text=True)
+                if proc.returncode != 0:
+                    raise SystemExit(f"first event failed:\n{proc.stderr}")
+                out = proc.stdout.split()
+                imports.append(float(out[-2]))
+                firsts.append(float(out[-1]))
+                emulated.append(EMULATOR.ms() - before)
+    finally:
+        server.stop()
+    return imports, firsts, emulated
 
 
 def calls_per_fix() -> dict[str, int]:
@@ -119,13 +220,10 @@ def calls_per_fix() -> dict[str, int]:
     return counted
 
 
-def zip_kib() -> float:
-    import tempfile
-
+def build_zip(into: Path) -> Path:
     from chalicelib.packaging import build
 
-    with tempfile.TemporaryDirectory() as out:
-        return build(stage="prod", out=Path(out) / "pkg").stat().st_size / 1024
+    return build(stage="prod", out=into / "pkg")
 
 
 def rss_mib() -> float:
@@ -161,7 +259,7 @@ def _account(settings: Any) -> tuple[Any, Any]:
     return boto3.client("s3", region_name="us-east-1"), ctx
 
 
-def warm_latency(events: int) -> dict[str, list[float]]:
+def warm_latency(events: int) -> dict[str, list[tuple[float, float]]]:
     from moto import mock_aws
 
     from chalicelib.config import Settings
@@ -188,12 +286,13 @@ def warm_latency(events: int) -> dict[str, list[float]]:
                             "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
                 event = json.loads(template.replace("phi-bucket", bucket))
                 event["id"] = f"bench-{i}"
+                emulated = EMULATOR.ms()
                 t = time.perf_counter()
                 results = handle(event, ctx)
                 elapsed = (time.perf_counter() - t) * 1000
                 assert [r.outcome.value for r in results] == expected, results
                 if i >= 10:  # the first events warm clients and caches
-                    samples.append(elapsed)
+                    samples.append((elapsed, EMULATOR.ms() - emulated))
         out[name] = samples
     return out
 
@@ -291,32 +390,43 @@ def main() -> None:
     print(f"cold import app + pipeline + boto3 (what the first event loads, "
           f"median of {args.runs}): "
           f"{statistics.median(full):.1f} ms")
-    imports, firsts = first_event(max(args.runs // 2, 3))
+    from tests.moto_ext import install
+
+    install()  # moto's extensions and item-level transaction rollback, as in the tests
+    EMULATOR.install()
+    workdir = tempfile.TemporaryDirectory(prefix="bench-")
+    artifact = None if args.no_zip else build_zip(Path(workdir.name))
+    imports, firsts, emulated = first_event(max(args.runs // 2, 3), artifact)
     figures: dict[str, float] = {
         "import app in a fresh process (median), ms": statistics.median(imports),
         "first event in that process (median), ms": statistics.median(firsts),
         "first fix in a fresh process (import + first event), ms":
-            statistics.median(i + f for i, f in zip(imports, firsts, strict=True))}
-    warm_medians = []
-    for name, samples in warm_latency(args.events).items():
-        samples.sort()
+            statistics.median(i + f for i, f in zip(imports, firsts, strict=True)),
+        "  of which inside the emulator (moto server), ms": statistics.median(emulated)}
+    warm: list[tuple[float, float]] = []
+    for name, pairs in warm_latency(args.events).items():
+        samples = sorted(total for total, _ in pairs)
         p95 = samples[int(len(samples) * 0.95) - 1]
-        warm_medians.append(statistics.median(samples))
+        warm = warm or pairs
         print(f"warm handle(), {name}, in-process moto ({len(samples)} events): "
               f"median {statistics.median(samples):.1f} ms, p95 {p95:.1f} ms, "
-              f"max {samples[-1]:.1f} ms")
-    figures["warm per event (median), ms"] = warm_medians[0]
+              f"max {samples[-1]:.1f} ms; inside moto: median "
+              f"{statistics.median(m for _, m in pairs):.1f} ms")
+    figures["warm per event (median), ms"] = statistics.median(t for t, _ in warm)
+    figures["  of which inside the emulator (moto), ms"] = statistics.median(
+        m for _, m in warm)
     calls = calls_per_fix()
     figures["state-store calls per automatic fix"] = sum(
         v for k, v in calls.items() if k.startswith("dynamodb:"))
-    if not args.no_zip:
-        figures["deployment zip, KiB"] = zip_kib()
+    if artifact is not None:
+        figures["deployment zip, KiB"] = artifact.stat().st_size / 1024
     table = report(figures, calls)
     print(table)
     (ROOT / "bench" / "results.md").write_text(
         "# Benchmark results (last `./run bench`)\n\n" + table)
     if args.storm:
         storm(args.storm, max(args.storm // 10, 1), 50)
+    workdir.cleanup()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process (pipeline + in-process moto holding {args.events + 10} "
           f"buckets and their incidents per scenario): {rss_mb:.0f} MiB")

@@ -69,12 +69,15 @@ def _strip_account_host(request: Any, **_: Any) -> None:
 class Aws:
     """Sessions and clients, created lazily and reused across events in a warm Lambda.
 
-    `role_name` is assumed in the event's account when it differs from our own; the
-    caller identity is looked up once.
+    `role_name` is assumed in the event's account when it differs from our own. Our
+    account is `account_id` when given (the deployed template sets it), else the caller
+    identity's, looked up once.
     """
 
-    def __init__(self, *, role_name: str = "autoremediate-member") -> None:
+    def __init__(self, *, role_name: str = "autoremediate-member",
+                 account_id: str | None = None) -> None:
         self.role_name = role_name
+        self._account_id = account_id
         self._lock = threading.Lock()
         self._session: Any = None
         self._member_sessions: dict[str, tuple[Any, Any]] = {}
@@ -100,6 +103,10 @@ class Aws:
                 ident = self.home_client("sts").get_caller_identity()
             self._identity = {k: ident[k] for k in ("Account", "Arn", "UserId")}
         return self._identity
+
+    def account_id(self) -> str:
+        """Our own (security) account: from the template's environment, else STS."""
+        return self._account_id or self.identity()["Account"]
 
     def _config(self) -> Any:
         from botocore.config import Config
@@ -131,7 +138,7 @@ class Aws:
 
     def client(self, service: str, *, account: str, region: str) -> Any:
         """A client acting in `account` and `region`: ours, or via the member role."""
-        if account == self.identity()["Account"]:
+        if account == self.account_id():
             return self.home_client(service, region)
         session, fresh = self._member_session(account)
         key = (account, region, service)

@@ -204,7 +204,7 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     if args.snapshot:
         from chalicelib.snapshot import take
 
-        accounts = _csv_arg(args.accounts) or [ctx.aws.identity()["Account"]]
+        accounts = _csv_arg(args.accounts) or [ctx.aws.account_id()]
         regions = _csv_arg(args.regions) or [ctx.aws.home_region]
         snapshot = take(ctx, accounts=accounts, regions=regions)
     import getpass

@@ -48,6 +48,10 @@ class Settings:
     dry_run: bool = False
     approvers: tuple[str, ...] = ()
     self_arns: tuple[str, ...] = ()
+    # set by the deployed template: our account and every role our functions run as, so a
+    # cold start needs no STS call (unset locally: GetCallerIdentity, once per process)
+    account_id: str | None = None
+    own_roles: tuple[str, ...] = ()
     role_name: str = "autoremediate-member"
     policy_dir: Path = field(default_factory=default_policy_dir)
     auto_limit_per_hour: int = 50
@@ -76,6 +80,8 @@ class Settings:
             monthly_drill=_flag(env, "REMEDIATION_MONTHLY_DRILL"),
             approvers=_csv(env, "REMEDIATION_APPROVERS"),
             self_arns=_csv(env, "REMEDIATION_SELF_ARNS"),
+            account_id=env.get("REMEDIATION_ACCOUNT_ID") or None,
+            own_roles=_csv(env, "REMEDIATION_OWN_ROLES"),
             role_name=env.get("REMEDIATION_ROLE_NAME") or "autoremediate-member",
             policy_dir=Path(policy_dir) if policy_dir else default_policy_dir(),
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,

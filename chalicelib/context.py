@@ -30,6 +30,8 @@ class Context:
         return load_policies(self.settings.policy_dir)
 
     def own_principals(self) -> list[str]:
+        if self.settings.own_roles:  # the deployed template lists every role we run as
+            return [*self.settings.own_roles, *self.settings.self_arns]
         return [self.aws.identity()["Arn"], *self.settings.self_arns]
 
 
@@ -43,5 +45,6 @@ def current(settings: Settings | None = None) -> Context:
     settings = settings or Settings.from_env()
     with _lock:
         if settings not in _cache:
-            _cache[settings] = Context(settings=settings, aws=Aws(role_name=settings.role_name))
+            _cache[settings] = Context(settings=settings, aws=Aws(role_name=settings.role_name,
+                                                         account_id=settings.account_id))
         return _cache[settings]

@@ -176,7 +176,7 @@ def _write_outputs(ctx: Context, incidents: dict[str, str], output: Path) -> Non
                      f"<td><code>{html.escape(inc.resource)}</code></td></tr>")
     from chalicelib.snapshot import take
 
-    snapshot = take(ctx, accounts=[ctx.aws.identity()["Account"]],
+    snapshot = take(ctx, accounts=[ctx.aws.account_id()],
                     regions=[ctx.aws.home_region])
     report = evidence.build(ctx.store, since=now - dt.timedelta(days=1), now=now,
                             policies=ctx.policies, snapshot=snapshot)

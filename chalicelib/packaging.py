@@ -3,22 +3,31 @@
 Chalice ships only `app.py`, `chalicelib/` and `vendor/` (whose contents land at the zip
 root). So the build copies the project into a clean staging directory, puts
 `remediations/` and `policies/` under `vendor/` there (they land at the zip root, where
-`chalicelib.config.default_policy_dir()` finds them), leaves out caches, and runs
+`chalicelib.config.default_policy_dir()` finds them), renders the validated copy of those
+policies (so PyYAML stays out of the artifact), leaves out caches, and runs
 `chalice package`. boto3/botocore are not bundled: the Lambda runtime provides them
-(requirements.txt says why).
+(requirements.txt says why). Powertools and pydantic are not bundled either: every
+function gets the official Powertools layer (which carries pydantic), its ARN resolved
+per region from the public SSM parameter Powertools publishes for the version we test
+with. The template then tells each function our account and every role our functions
+run as, so a cold start needs no STS call and a change made by any of our functions is
+recognised as ours by the others.
 
 Raises:
     PackagingError: chalice package failed; its output is in the message.
+    PolicyError: a shipped policy is invalid (every problem listed).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from chalicelib.errors import AutoremediateError
 
@@ -42,6 +51,12 @@ def stage_project(into: Path) -> Path:
     for package in ("remediations", "policies"):
         shutil.copytree(ROOT / package, into / "vendor" / package, ignore=IGNORE,
                         dirs_exist_ok=True)
+    # the validated copy of exactly the policies shipped (an invalid policy fails the
+    # build here, with every problem listed): the function never needs PyYAML
+    from chalicelib.policy import VALIDATED, render_validated
+
+    (into / "chalicelib" / VALIDATED.name).write_text(render_validated(ROOT / "policies"),
+                                                      encoding="utf-8")
     return into
 
 
@@ -64,4 +79,87 @@ def build(*, stage: str, out: Path) -> Path:
         if proc.returncode != 0:
             raise PackagingError(f"chalice package failed ({proc.returncode}):\n"
                                  f"{proc.stdout}{proc.stderr}")
+    sam = out / "sam.json"
+    template = finish_template(json.loads(sam.read_text()))
+    sam.write_text(json.dumps(template, indent=2) + "\n")
+    add_bytecode(out / "deployment.zip", runtime=_runtime(template))
     return out / "deployment.zip"
+
+
+def _runtime(template: dict[str, Any]) -> str:
+    (runtime,) = {r["Properties"]["Runtime"] for r in template["Resources"].values()
+                  if r["Type"] == "AWS::Serverless::Function"}
+    return str(runtime)
+
+
+# what every cold start imports; slack_sdk (0.6 MiB of bytecode, more than the rest of the
+# zip) is imported only to post to Slack, so it compiles then, and keeps the zip small
+COMPILED = ("app.py", "chalicelib", "remediations", "chalice")
+
+
+def add_bytecode(artifact: Path, *, runtime: str) -> None:
+    """Compile the modules every cold start imports (COMPILED) for the runtime's Python
+    and add the bytecode to the zip.
+
+    Lambda unpacks the zip into a read-only /var/task, so Python can neither find nor
+    write a cache there: without this, every cold start compiles each module it imports.
+    The caches are unchecked-hash pycs (PEP 552): valid whatever the files' timestamps
+    after unpacking, and never re-checked, which is right for an artifact that never
+    changes. Chalice picks the runtime from the building Python, so the versions match.
+    """
+    import compileall
+    import py_compile
+    import zipfile
+
+    if runtime != f"python{sys.version_info.major}.{sys.version_info.minor}":
+        raise PackagingError(f"cannot compile for {runtime} with Python {sys.version}")
+    with tempfile.TemporaryDirectory(prefix="autoremediate-pyc-") as tmp:
+        root = Path(tmp)
+        with zipfile.ZipFile(artifact) as zf:
+            infos = zf.infolist()
+            zf.extractall(root)
+        mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
+        for name in COMPILED:
+            path = root / name
+            ok = (compileall.compile_file(path, quiet=2, invalidation_mode=mode)
+                  if path.is_file() else
+                  compileall.compile_dir(path, quiet=2, workers=1, invalidation_mode=mode))
+            if not ok:
+                raise PackagingError(f"{name} in the artifact does not compile")
+        with zipfile.ZipFile(artifact, "w", zipfile.ZIP_DEFLATED) as zf:
+            for info in infos:
+                zf.writestr(info, (root / info.filename).read_bytes()
+                            if not info.is_dir() else b"")
+            for pyc in sorted(root.rglob("__pycache__/*.pyc")):
+                zf.write(pyc, pyc.relative_to(root).as_posix())
+
+
+POWERTOOLS_PARAMETER = "/aws/service/powertools/python/{arch}/{runtime}/{version}"
+
+
+def finish_template(template: dict[str, Any]) -> dict[str, Any]:
+    """Add the Powertools layer, our account and our roles to every function."""
+    from importlib.metadata import version
+
+    resources = template["Resources"]
+    functions = {k: r for k, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    roles = sorted(k for k, r in resources.items() if r["Type"] == "AWS::IAM::Role")
+    runtime = {f["Properties"]["Runtime"] for f in functions.values()}
+    arch = {a for f in functions.values() for a in f["Properties"].get("Architectures", [])}
+    if len(runtime) != 1 or len(arch) > 1:
+        raise PackagingError(f"one runtime and architecture expected: {runtime} {arch}")
+    template.setdefault("Parameters", {})["PowertoolsLayerArn"] = {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": POWERTOOLS_PARAMETER.format(
+            arch=(arch or {"x86_64"}).pop(), runtime=runtime.pop(),
+            version=version("aws-lambda-powertools")),
+        "Description": "Powertools for AWS Lambda (Python) layer: the public SSM parameter "
+                       "that holds its ARN in this region (docs/deploy.md)"}
+    for function in functions.values():
+        props = function["Properties"]
+        props["Layers"] = [{"Ref": "PowertoolsLayerArn"}]
+        props.setdefault("Environment", {}).setdefault("Variables", {}).update({
+            "REMEDIATION_ACCOUNT_ID": {"Ref": "AWS::AccountId"},
+            "REMEDIATION_OWN_ROLES": {"Fn::Join": [",", [
+                {"Fn::GetAtt": [role, "Arn"]} for role in roles]]}})
+    return template

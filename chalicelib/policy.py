@@ -171,7 +171,12 @@ def _line_for(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int:
 
 def load_file(path: Path) -> list[Policy]:
     """Load one file; raises PolicyError listing every problem in it."""
-    import yaml
+    try:
+        import yaml
+    except ImportError:  # the Lambda artifact ships the validated copy instead of PyYAML
+        raise PolicyError([f"{path}: PyYAML is not installed here, and the validated copy "
+                           f"({VALIDATED.name}) is not of these files: rebuild the artifact "
+                           "with `remediate package`"]) from None
 
     from remediations import load as load_registry
 

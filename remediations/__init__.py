@@ -15,9 +15,16 @@ from remediations.base import REGISTRY, Remediation
 __all__ = ["REGISTRY", "Remediation", "load"]
 
 
+_loaded = False
+
+
 def load() -> dict[str, type[Remediation]]:
-    """Import every remediation module once and return the registry."""
-    for module in pkgutil.iter_modules(__path__):
-        if module.name != "base" and not module.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{module.name}")
+    """Import every remediation module once and return the registry (later calls only
+    return it: listing the package costs ~2 ms, on every event otherwise)."""
+    global _loaded
+    if not _loaded:
+        for module in pkgutil.iter_modules(__path__):
+            if module.name != "base" and not module.name.startswith("_"):
+                importlib.import_module(f"{__name__}.{module.name}")
+        _loaded = True
     return REGISTRY

@@ -15,7 +15,14 @@ are tested end to end against the same emulator as the rest (in-process and serv
   findings as `UnprocessedFindings` (`FindingNotFound`), as real Security Hub does. Real
   Security Hub also emits a "Security Hub Findings - Imported" event for the update,
   which moto does not: the tests feed that echo to the pipeline themselves.
+- DynamoDB `TransactWriteItems` rollback: moto deep-copies every table a transaction
+  touches before running it (to restore it on a cancelled transaction), so each
+  transaction costs time in proportion to the whole table: 80% of a warm event's time in
+  the benchmark, and it grows with every incident a test writes. The patch keeps moto's
+  behaviour (all or nothing, same errors) but saves and restores only the items the
+  transaction names.
 """
+
 
 from __future__ import annotations
 
@@ -71,6 +78,7 @@ def install() -> None:
         LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
 
     _install_securityhub()
+    _install_item_level_transaction_rollback()
 
     if not hasattr(LogsResponse, "associate_kms_key"):
         LogsResponse.associate_kms_key = associate_kms_key  # type: ignore[attr-defined]
@@ -109,3 +117,64 @@ def _install_securityhub() -> None:
 
     SecurityHubResponse.batch_update_findings = batch_update_findings  # type: ignore[attr-defined]
     urls.url_paths["{0}/findings/batchupdate$"] = SecurityHubResponse.dispatch
+
+
+def _install_item_level_transaction_rollback() -> None:
+    import copy
+
+    import moto.dynamodb.models as models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    backend = models.DynamoDBBackend
+    if getattr(backend.transact_write_items, "_item_level", False):
+        return
+    original = backend.transact_write_items
+
+    class _TableCopyIsTheTable:
+        """`copy` for moto's models module: a Table "copy" is the table itself (its touched
+        items are saved by the wrapper below), anything else is copied as before."""
+
+        @staticmethod
+        def deepcopy(obj: Any, memo: Any = None) -> Any:
+            return obj if isinstance(obj, Table) else copy.deepcopy(obj, memo)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+    models.copy = _TableCopyIsTheTable()  # type: ignore[assignment]
+
+    def slot(table: Any, key: dict[str, Any]) -> tuple[dict[Any, Any], Any] | None:
+        """(container, key) where moto keeps the item with `key`, or None if malformed."""
+        try:
+            hash_value = DynamoType(key[table.hash_key_attr])
+            if table.range_key_attr is None:
+                return table.items, hash_value
+            return table.items[hash_value], DynamoType(key[table.range_key_attr])
+        except (KeyError, TypeError):
+            return None
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved = []
+        for entry in transact_items:
+            for op in entry.values():
+                table = self.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+                if table is None:
+                    continue
+                where = slot(table, op.get("Key") or op.get("Item") or {})
+                if where is not None:
+                    container, key = where
+                    saved.append((container, key, key in container,
+                                  copy.deepcopy(container.get(key))))
+        try:
+            original(self, transact_items)
+        except Exception:
+            for container, key, existed, item in reversed(saved):
+                if existed:
+                    container[key] = item
+                else:
+                    container.pop(key, None)
+            raise
+
+    transact_write_items._item_level = True  # type: ignore[attr-defined]
+    backend.transact_write_items = transact_write_items  # type: ignore[method-assign]

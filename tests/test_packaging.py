@@ -22,7 +22,11 @@ from chalicelib.iam import (
 from chalicelib.packaging import build
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six.py")
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six.py",
+                    "jmespath")
+# what the Powertools layer provides (it installs aws-lambda-powertools[all])
+LAYER_PROVIDED = ("aws_lambda_powertools", "pydantic", "pydantic_core", "typing_extensions.py",
+                  "annotated_types", "typing_inspection")
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +53,43 @@ def test_every_remediation_and_policy_is_inside(names: set[str]) -> None:
     assert {"app.py", "chalicelib/pipeline.py", "chalicelib/event_patterns.json"} <= names
 
 
-def test_no_caches_and_no_bundled_boto3(names: set[str]) -> None:
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-    assert not [n for n in names if n.split("/")[0] in ("boto3", "botocore", "moto")]
+def test_bytecode_for_the_runtime_only_and_no_bundled_boto3_or_layer_packages(
+        names: set[str], template: dict[str, Any]) -> None:
+    # /var/task is read-only: every module comes with its bytecode, for the runtime's Python
+    (runtime,) = {r["Properties"]["Runtime"] for r in template["Resources"].values()
+                  if r["Type"] == "AWS::Serverless::Function"}
+    tag = "cpython-" + runtime.removeprefix("python").replace(".", "")
+    modules = {n for n in names if n.endswith(".py")}
+    cached = {n for n in names if n.endswith(".pyc")}
+    assert {n for n in cached if "/__pycache__/" not in f"/{n}" or f".{tag}." not in n} == set()
+    for module in ("app.py", "chalicelib/pipeline.py", "remediations/base.py",
+                   "chalice/app.py"):
+        assert module in modules
+        folder, _, name = module.rpartition("/")
+        assert f"{folder + '/' if folder else ''}__pycache__/{name[:-3]}.{tag}.pyc" in cached
+    provided = {"boto3", "botocore", "moto", "yaml", "_yaml", *LAYER_PROVIDED}
+    assert not [n for n in names if n.split("/")[0] in provided]
+
+
+def test_every_function_gets_the_layer_our_account_and_all_our_roles(
+        template: dict[str, Any]) -> None:
+    from importlib.metadata import version
+
+    parameter = template["Parameters"]["PowertoolsLayerArn"]
+    assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+    assert parameter["Default"] == ("/aws/service/powertools/python/x86_64/python3."
+                                    f"{sys.version_info.minor}/"
+                                    f"{version('aws-lambda-powertools')}")
+    roles = {k for k, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+    functions = [r["Properties"] for r in template["Resources"].values()
+                 if r["Type"] == "AWS::Serverless::Function"]
+    assert len(functions) >= 9 and len(roles) == len(functions)
+    for props in functions:
+        assert props["Layers"] == [{"Ref": "PowertoolsLayerArn"}]
+        env = props["Environment"]["Variables"]
+        assert env["REMEDIATION_ACCOUNT_ID"] == {"Ref": "AWS::AccountId"}
+        joined = env["REMEDIATION_OWN_ROLES"]["Fn::Join"]
+        assert joined[0] == "," and {r["Fn::GetAtt"][0] for r in joined[1]} == roles
 
 
 def test_handler_imports_and_runs_from_the_unzipped_artifact(artifact: Path,
@@ -59,13 +97,13 @@ def test_handler_imports_and_runs_from_the_unzipped_artifact(artifact: Path,
     unzipped = tmp_path / "task"
     with zipfile.ZipFile(artifact) as zf:
         zf.extractall(unzipped)
-    # what the Lambda runtime provides besides the zip: boto3 and its dependencies only
+    # what Lambda provides besides the zip: the runtime's boto3 and the Powertools layer
     runtime = tmp_path / "runtime"
     runtime.mkdir()
     import boto3
 
     site = Path(boto3.__file__).parents[1]
-    for name in RUNTIME_PROVIDED:
+    for name in (*RUNTIME_PROVIDED, *LAYER_PROVIDED):
         if (site / name).exists():
             (runtime / name).symlink_to(site / name)
     event = json.loads((ROOT / "tests/events/config_compliant.json").read_text())
@@ -82,7 +120,7 @@ print(json.dumps({{"remediations": sorted(load()),
                    "policies": len(load_policies(default_policy_dir())),
                    "result": handle_event(json.loads({json.dumps(event)!r}))}}))
 """
-    # -S: no site-packages at all, only the stdlib, the zip and the runtime's boto3
+    # -S: no site-packages at all, only the stdlib, the zip, the layer and the runtime's boto3
     proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
                           env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin"},
                           timeout=60)
