@@ -103,6 +103,24 @@ def test_self_arns_cover_assumed_role_sessions(aws: None, s3: Any) -> None:
     assert public_access_block(s3, "phi-bucket") is None
 
 
+def test_a_change_by_any_of_our_functions_roles_is_ours_without_sts(
+        aws: None, s3: Any) -> None:
+    # the deployed template names every role our functions run as (packaging.py): the
+    # approval worker's change seen by the CloudTrail function is ours, and no STS call
+    worker = "arn:aws:iam::123456789012:role/autoremediate-ApprovalWorkerRole-1ABC"
+    ctx, log = make_context(account_id="123456789012", own_roles=(
+        "arn:aws:iam::123456789012:role/autoremediate-CloudtrailCallsRole-2DEF", worker))
+    s3.create_bucket(Bucket="phi-bucket")
+    event = load_event("cloudtrail_put_bucket_policy")
+    event["detail"]["userIdentity"]["arn"] = (
+        "arn:aws:sts::123456789012:assumed-role/autoremediate-ApprovalWorkerRole-1ABC/"
+        "autoremediate-prod-approval_worker")
+    event["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = worker
+    (r,) = handle(event, ctx)
+    assert r.outcome is Outcome.IGNORED and public_access_block(s3, "phi-bucket") is None
+    assert not [a for a in log.actions if a.startswith("sts:")]
+
+
 def test_member_role_sessions_are_ours_in_any_account(ctx: Context, s3: Any) -> None:
     s3.create_bucket(Bucket="phi-bucket")
     event = load_event("cloudtrail_put_bucket_policy")
