@@ -270,6 +270,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_redrive(args: argparse.Namespace) -> int:
+    from chalicelib.redrive import redrive
+
+    ctx = _context()
+    ctx.policies  # noqa: B018 - load (and validate) policies before touching AWS
+    handled = deleted = 0
+    for result in redrive(ctx, args.queue_url):  # one JSON object per message, per line
+        print(json.dumps(result.to_json(), default=str), flush=True)
+        handled += 1
+        deleted += result.deleted
+    print(f"remediate: {handled} message(s) handled, {deleted} deleted, "
+          f"{handled - deleted} left in the queue", file=sys.stderr)
+    return EXIT_FAILED if deleted < handled else EXIT_OK
+
+
 def cmd_package(args: argparse.Namespace) -> int:
     from chalicelib.packaging import build
 
@@ -367,6 +382,10 @@ def parser() -> argparse.ArgumentParser:
     v = psub.add_parser("validate", help="load and check policy files")
     v.add_argument("dir", nargs="?", metavar="DIR", help="default: the shipped policies/")
     v.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("redrive", help="re-handle the events in the dead-letter queue")
+    p.add_argument("queue_url", metavar="QUEUE_URL", help="the dead-letter queue's URL")
+    p.set_defaults(func=cmd_redrive)
 
     p = sub.add_parser("package", help="build the Lambda artifact and SAM template")
     p.add_argument("--stage", default="prod", choices=("dev", "prod"))

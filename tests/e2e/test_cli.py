@@ -195,3 +195,31 @@ def test_demo_tells_the_story_and_writes_outputs(cli: Cli, tmp_path: Path) -> No
     timelines = list(out.glob("inc-*.json"))
     statuses = {json.loads(p.read_text())["status"] for p in timelines}
     assert statuses == {"open", "resolved", "rolled_back"}
+
+
+def test_redrive_handles_the_dead_letter_queue_and_keeps_what_it_cannot(
+        cli: Cli, moto_url: str, s3: Any, tmp_path: Path) -> None:
+    from tests.test_redrive import on_failure_record
+
+    bucket = f"e2e-{tmp_path.name}".lower().replace("_", "-")[:60]
+    s3.create_bucket(Bucket=bucket)
+    sqs = aws_client(moto_url, "sqs")
+    url = sqs.create_queue(QueueName=f"dlq-{tmp_path.name}"[:80])["QueueUrl"]
+    event = load_event("cloudtrail_put_bucket_policy", bucket=bucket)
+    sqs.send_message(QueueUrl=url, MessageBody=on_failure_record(event))
+    sqs.send_message(QueueUrl=url, MessageBody='{"truncated": ')
+
+    proc = cli("redrive", url)
+
+    assert proc.returncode == 1, proc.stderr  # one message could not be handled
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    by_outcome = {line["outcome"]: line for line in lines}
+    assert set(by_outcome) == {"remediated", "failed"}
+    assert by_outcome["remediated"]["event_id"] == event["id"]
+    assert by_outcome["remediated"]["deleted"] and not by_outcome["failed"]["deleted"]
+    assert "1 deleted, 1 left in the queue" in proc.stderr
+    assert public_access_block(s3, bucket) == ALL_ON
+    left = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in left] == ['{"truncated": ']
+
+    assert cli("redrive", "not-a-url").returncode == 2
