@@ -84,10 +84,9 @@ def approval_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @app.schedule(Rate(15, unit=Rate.MINUTES), name="approval_sweeper")
 def approval_sweeper(event: Any) -> dict[str, Any]:
-    from chalicelib.approval import sweep
-    from chalicelib.context import current
+    from chalicelib.entry import sweep_approvals
 
-    return {"expired": sweep(current())}
+    return sweep_approvals()
 
 
 @app.schedule(Rate(30, unit=Rate.DAYS), name="monthly_drill")

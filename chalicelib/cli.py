@@ -288,6 +288,15 @@ def cmd_redrive(args: argparse.Namespace) -> int:
 def cmd_package(args: argparse.Namespace) -> int:
     from chalicelib.packaging import build
 
+    if args.member:
+        from chalicelib.member import render_member_stack
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "member.json").write_text(render_member_stack())
+        print(f"{out / 'member.json'} written: deploy it with a StackSet (docs/deploy.md)")
+        return EXIT_OK
+
     zip_path = build(stage=args.stage, out=Path(args.out))
     print(f"{zip_path} and {zip_path.with_name('sam.json')} built for stage {args.stage}")
     return EXIT_OK
@@ -390,6 +399,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("package", help="build the Lambda artifact and SAM template")
     p.add_argument("--stage", default="prod", choices=("dev", "prod"))
     p.add_argument("--out", default="dist", help="output directory (replaced)")
+    p.add_argument("--member", action="store_true",
+                   help="write the member-account stack for a StackSet (OUT/member.json)")
     p.set_defaults(func=cmd_package)
 
     p = sub.add_parser("demo", help="the whole story on an embedded AWS emulator")

@@ -16,12 +16,26 @@ from chalicelib.pipeline import handle
 
 
 def handle_event(event: dict[str, Any]) -> dict[str, Any]:
+    from chalicelib.metrics import record_results
+
     try:
         results = handle(event, current())
     except InvalidEvent as exc:
         logger.error("invalid event dropped", extra={"reason": str(exc)})
         return {"event_id": event.get("id"), "outcome": "ignored", "reason": str(exc)}
+    record_results(event, results)
     return report(results[0].event_id, results)
+
+
+def sweep_approvals() -> dict[str, Any]:
+    """Expire undecided approvals; report how many still wait (ApprovalsPending)."""
+    from chalicelib.approval import pending, sweep
+    from chalicelib.metrics import record_pending_approvals
+
+    ctx = current()
+    expired = sweep(ctx)
+    record_pending_approvals(len(pending(ctx)))
+    return {"expired": expired}
 
 
 def scheduled_drill() -> dict[str, Any]:

@@ -3,6 +3,8 @@ the platform's own needs (state table, caller identity, member-account role)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 # What the pipeline itself calls, outside any remediation.
 PLATFORM_ACTIONS: tuple[str, ...] = (
     "dynamodb:GetItem",
@@ -90,7 +92,7 @@ def lambda_policy(*, table: str, role_name: str = "autoremediate-member") -> dic
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def member_role_template(*, role_name: str = "autoremediate-member") -> dict[str, object]:
+def member_role_template(*, role_name: str = "autoremediate-member") -> dict[str, Any]:
     """CloudFormation for the role each member account gives us (deploy it with a
     StackSet): trusted by the security account's autoremediate roles, allowed exactly the
     actions the remediations declare."""
@@ -154,3 +156,8 @@ if __name__ == "__main__":
     member.parent.mkdir(exist_ok=True)
     member.write_text(render_member_role())
     print(f"wrote {member}")
+    from chalicelib.member import MEMBER_STACK_FILE, render_member_stack
+
+    stack = root / MEMBER_STACK_FILE
+    stack.write_text(render_member_stack())
+    print(f"wrote {stack}")

@@ -79,8 +79,10 @@ def build(*, stage: str, out: Path) -> Path:
         if proc.returncode != 0:
             raise PackagingError(f"chalice package failed ({proc.returncode}):\n"
                                  f"{proc.stdout}{proc.stderr}")
+    from chalicelib.stack import add_central
+
     sam = out / "sam.json"
-    template = finish_template(json.loads(sam.read_text()))
+    template = add_central(finish_template(json.loads(sam.read_text())))
     sam.write_text(json.dumps(template, indent=2) + "\n")
     add_bytecode(out / "deployment.zip", runtime=_runtime(template))
     return out / "deployment.zip"

@@ -140,18 +140,92 @@ def test_template_passes_cfn_lint(artifact: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_one_rule_per_source_with_the_rendered_patterns(template: dict[str, Any]) -> None:
+def test_one_rule_per_source_on_each_bus_with_the_rendered_patterns(
+        template: dict[str, Any]) -> None:
     patterns = json.loads((ROOT / "chalicelib/event_patterns.json").read_text())
     functions = {
         "GuarddutyFindings": "guardduty", "ConfigCompliance": "config",
-        "CloudwatchAlarms": "cloudwatch",
-        "CloudtrailCalls": "cloudtrail"}
+        "CloudwatchAlarms": "cloudwatch", "CloudtrailCalls": "cloudtrail",
+        "SecurityhubFindings": "securityhub"}
+    dlq = {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
     for resource, source in functions.items():
-        (event,) = template["Resources"][resource]["Properties"]["Events"].values()
-        assert event["Type"] == "CloudWatchEvent"
-        assert event["Properties"]["Pattern"] == patterns[source]
+        props = template["Resources"][resource]["Properties"]
+        default, central = props["Events"].values()  # the default bus, then the org bus
+        assert default["Type"] == "CloudWatchEvent" and "EventBusName" not in default[
+            "Properties"]
+        assert central["Properties"]["EventBusName"] == {"Ref": "CentralBus"}
+        for event in (default, central):
+            assert event["Properties"]["Pattern"] == patterns[source]
+            assert event["Properties"]["DeadLetterConfig"] == dlq
+            assert event["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] > 0
+        # the function's own retries end in the same queue
+        invoke = props["EventInvokeConfig"]
+        assert invoke["DestinationConfig"]["OnFailure"] == {"Type": "SQS",
+                                                            "Destination": dlq["Arn"]}
     assert patterns["config"]["detail"]["newEvaluationResult"]["complianceType"] == [
         "NON_COMPLIANT"]
+
+
+def test_the_central_bus_takes_events_from_the_organization_only(
+        template: dict[str, Any]) -> None:
+    res = template["Resources"]
+    statement = res["CentralBusPolicy"]["Properties"]["Statement"]
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": {
+        "Ref": "OrganizationId"}}}
+    assert template["Parameters"]["OrganizationId"]["AllowedPattern"].startswith("^o-")
+
+
+def test_nothing_is_lost_unseen_and_logs_are_kept_six_years_encrypted(
+        template: dict[str, Any]) -> None:
+    res = template["Resources"]
+    key = {"Ref": "EventKey"}
+    assert res["DeadLetterQueue"]["Properties"]["KmsMasterKeyId"] == key
+    assert res["EventKey"]["Properties"]["EnableKeyRotation"] is True
+    alarms = {k: r["Properties"] for k, r in res.items()
+              if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert alarms["DeadLetterDepth"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    for name in ("CloudtrailCalls", "ConfigCompliance", "GuarddutyFindings"):
+        assert alarms[f"{name}Errors"]["Dimensions"] == [
+            {"Name": "FunctionName", "Value": {"Ref": name}}]
+    assert all(a["AlarmActions"] == [{"Ref": "AlarmTopicArn"}] for a in alarms.values())
+    functions = [k for k, r in res.items() if r["Type"] == "AWS::Serverless::Function"]
+    for name in functions:
+        logs = res[f"{name}Logs"]["Properties"]
+        assert logs["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{name}}}"}
+        assert logs["RetentionInDays"] >= 6 * 365
+        assert logs["KmsKeyId"] == {"Fn::GetAtt": ["EventKey", "Arn"]}
+    body = json.loads(res["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"])
+    titles = " ".join(w["properties"]["title"] for w in body["widgets"])
+    assert "outcome" in titles and "fix" in titles and "pending" in titles.lower()
+
+
+def _statements(node: Any) -> list[dict[str, Any]]:
+    """Every IAM-style statement anywhere in a template (roles, policies, key and
+    queue and bus policies)."""
+    found = []
+    if isinstance(node, dict):
+        if "Effect" in node and "Action" in node:
+            found.append(node)
+        for value in node.values():
+            found += _statements(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _statements(value)
+    return found
+
+
+def test_no_statement_in_any_template_names_a_wildcard_action(
+        template: dict[str, Any]) -> None:
+    from chalicelib.member import member_template
+
+    for tpl in (template, member_template(), json.loads((ROOT / MEMBER_ROLE_FILE).read_text())):
+        statements = _statements(tpl)
+        assert statements
+        for statement in statements:
+            actions = statement["Action"]
+            for action in [actions] if isinstance(actions, str) else actions:
+                assert "*" not in action, statement
 
 
 def test_route_knows_the_worker_and_roles_use_the_rendered_policy(
@@ -176,3 +250,41 @@ def test_member_role_is_fresh_lint_clean_and_least_privilege() -> None:
     proc = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")),
                            str(ROOT / MEMBER_ROLE_FILE)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_member_stack_is_fresh_lint_clean_and_forwards_exactly_the_central_patterns(
+        template: dict[str, Any], tmp_path: Path) -> None:
+    from chalicelib.member import MEMBER_STACK_FILE, member_template, render_member_stack
+
+    assert (ROOT / MEMBER_STACK_FILE).read_text() == render_member_stack(), (
+        "stale: python -m chalicelib.iam")
+    member = member_template()
+    res = member["Resources"]
+    rules = [r["Properties"] for r in res.values() if r["Type"] == "AWS::Events::Rule"]
+    forwarded = sorted(json.dumps(r["EventPattern"], sort_keys=True) for r in rules)
+    central = sorted(json.dumps(e["Properties"]["Pattern"], sort_keys=True)
+                     for r in template["Resources"].values()
+                     if r["Type"] == "AWS::Serverless::Function"
+                     for e in r["Properties"].get("Events", {}).values()
+                     if e["Properties"].get("EventBusName") == {"Ref": "CentralBus"})
+    assert forwarded == central and len(forwarded) == 5
+    for rule in rules:
+        (target,) = rule["Targets"]
+        assert target["Arn"] == {"Ref": "CentralBusArn"}
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0 and target["DeadLetterConfig"]
+    # the forwarding role may only put events on the central bus
+    (policy,) = res["ForwardRole"]["Properties"]["Policies"]
+    assert policy["PolicyDocument"]["Statement"] == [{
+        "Effect": "Allow", "Action": ["events:PutEvents"], "Resource": {"Ref": "CentralBusArn"}}]
+    # IAM is global: the fixed-name member role is made in one region of each account
+    assert res["MemberRole"]["Condition"] == "IsPrimaryRegion"
+    trust = res["MemberRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert "aws:PrincipalArn" in trust["Condition"]["ArnLike"]
+    proc = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")),
+                           str(ROOT / MEMBER_STACK_FILE)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
+    # and the CLI writes it for a StackSet
+    from chalicelib.cli import main
+
+    assert main(["package", "--member", "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "member.json").read_text()) == member
