@@ -390,9 +390,10 @@ def main() -> None:
     print(f"cold import app + pipeline + boto3 (what the first event loads, "
           f"median of {args.runs}): "
           f"{statistics.median(full):.1f} ms")
-    from tests.moto_ext import install
+    from tests.moto_ext import install, serialize_dynamodb
 
     install()  # moto's extensions and item-level transaction rollback, as in the tests
+    serialize_dynamodb()  # DynamoDB's atomic conditional writes, for the threaded storm
     EMULATOR.install()
     workdir = tempfile.TemporaryDirectory(prefix="bench-")
     artifact = None if args.no_zip else build_zip(Path(workdir.name))

@@ -19,40 +19,8 @@ from chalicelib.iam import (
 from remediations.base import iam_action
 from tests import moto_ext
 
-
-def _serialize_moto_dynamodb_writes() -> None:
-    """Real DynamoDB evaluates a write's condition and applies it atomically; moto does
-    not (it reads, evaluates and writes with no lock), so two threads can both pass one
-    condition. Tests that race threads need DynamoDB's guarantee, not moto's gap: make
-    moto's item writes atomic (for in-process `mock_aws` and the in-process moto server).
-    Reads (and UpdateItem's returned values) take the same lock: moto serializes the live
-    item after its backend returned, which fails ("dictionary changed size during
-    iteration") when a transaction writes that item meanwhile."""
-    import functools
-    import threading
-
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    from moto.dynamodb.responses import DynamoHandler
-
-    for cls, names in ((DynamoDBBackend, ("put_item", "update_item", "delete_item",
-                                          "transact_write_items")),
-                       # a read serializes the live item after the backend returned it
-                       (DynamoHandler, ("get_item", "query", "scan", "update_item"))):
-        for name in names:
-            original = getattr(cls, name)
-
-            @functools.wraps(original)
-            def atomic(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-                with lock:
-                    return _original(self, *args, **kwargs)
-
-            setattr(cls, name, atomic)
-
-
-_serialize_moto_dynamodb_writes()
 moto_ext.install()
+moto_ext.serialize_dynamodb()
 
 for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "DRY_RUN", "REMEDIATION_KMS_KEY",
             "REMEDIATION_APPROVERS", "REMEDIATION_SELF_ARNS", "SLACK_BOT_TOKEN"):

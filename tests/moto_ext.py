@@ -20,13 +20,25 @@ are tested end to end against the same emulator as the rest (in-process and serv
   transaction costs time in proportion to the whole table: 80% of a warm event's time in
   the benchmark, and it grows with every incident a test writes. The patch keeps moto's
   behaviour (all or nothing, same errors) but saves and restores only the items the
-  transaction names.
+  transaction names. Saving, running and restoring happen under `LOCK`, the one lock
+  `serialize_dynamodb` takes for every item write, so no other write can land between a
+  save and its restore (it would be undone).
+- `serialize_dynamodb()`: real DynamoDB evaluates a write's condition and applies it
+  atomically; moto does not (it reads, evaluates and writes with no lock), so two
+  threads can both pass one condition. Tests and benchmarks that race threads need
+  DynamoDB's guarantee, not moto's gap: moto's item writes take `LOCK` (in-process
+  `mock_aws` and the in-process moto server). Reads (and UpdateItem's returned values)
+  take it too: moto serialises the live item after its backend returned, which fails
+  ("dictionary changed size during iteration") when a transaction writes it meanwhile.
 """
 
 
 from __future__ import annotations
 
+import threading
 from typing import Any
+
+LOCK = threading.RLock()
 
 
 def install() -> None:
@@ -155,6 +167,10 @@ def _install_item_level_transaction_rollback() -> None:
             return None
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        with LOCK:
+            _run(self, transact_items)
+
+    def _run(self: Any, transact_items: list[dict[str, Any]]) -> None:
         saved = []
         for entry in transact_items:
             for op in entry.values():
@@ -178,3 +194,29 @@ def _install_item_level_transaction_rollback() -> None:
 
     transact_write_items._item_level = True  # type: ignore[attr-defined]
     backend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def serialize_dynamodb() -> None:
+    """Make moto's DynamoDB item writes and reads atomic under `LOCK` (see the module
+    docstring). Idempotent."""
+    import functools
+
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
+
+    for cls, names in ((DynamoDBBackend, ("put_item", "update_item", "delete_item",
+                                          "transact_write_items")),
+                       # a read serialises the live item after the backend returned it
+                       (DynamoHandler, ("get_item", "query", "scan", "update_item"))):
+        for name in names:
+            original = getattr(cls, name)
+            if getattr(original, "_serialized", False):
+                continue
+
+            @functools.wraps(original)
+            def atomic(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                with LOCK:
+                    return _original(self, *args, **kwargs)
+
+            atomic._serialized = True  # type: ignore[attr-defined]
+            setattr(cls, name, atomic)
