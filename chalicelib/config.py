@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chalicelib.errors import ConfigurationError
+from chalicelib.secrets import check_source
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -59,6 +60,10 @@ class Settings:
     monthly_drill: bool = False
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
+    # where the two secrets come from in AWS: secretsmanager:NAME or ssm:/NAME
+    # (chalicelib.secrets); the two values above, when set, win (local runs)
+    slack_bot_token_from: str | None = None
+    slack_signing_secret_from: str | None = None
     slack_channel: str | None = None
     slack_api_url: str = "https://slack.com/api/"
 
@@ -86,6 +91,10 @@ class Settings:
             policy_dir=Path(policy_dir) if policy_dir else default_policy_dir(),
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            slack_bot_token_from=check_source("SLACK_BOT_TOKEN_FROM",
+                                              env.get("SLACK_BOT_TOKEN_FROM")),
+            slack_signing_secret_from=check_source("SLACK_SIGNING_SECRET_FROM",
+                                                   env.get("SLACK_SIGNING_SECRET_FROM")),
             slack_channel=env.get("SLACK_CHANNEL") or None,
             slack_api_url=api_url if api_url.endswith("/") else api_url + "/",
         )

@@ -12,6 +12,7 @@ from chalicelib.aws import Aws
 from chalicelib.config import Settings
 from chalicelib.policy import Policy, load_policies
 from chalicelib.record import now
+from chalicelib.secrets import SecretReader
 from chalicelib.store import Store
 
 
@@ -28,6 +29,25 @@ class Context:
     @cached_property
     def policies(self) -> list[Policy]:
         return load_policies(self.settings.policy_dir)
+
+    @cached_property
+    def secrets(self) -> SecretReader:
+        return SecretReader(self.aws)
+
+    def slack_bot_token(self) -> str | None:
+        """From the environment (local runs), else from its secret; None: not configured.
+        Raises ConfigurationError when the secret cannot be read."""
+        s = self.settings
+        if s.slack_bot_token or not s.slack_bot_token_from:
+            return s.slack_bot_token
+        return self.secrets.read(s.slack_bot_token_from)
+
+    def slack_signing_secret(self) -> str | None:
+        """As `slack_bot_token`, for the signing secret."""
+        s = self.settings
+        if s.slack_signing_secret or not s.slack_signing_secret_from:
+            return s.slack_signing_secret
+        return self.secrets.read(s.slack_signing_secret_from)
 
     def own_principals(self) -> list[str]:
         if self.settings.own_roles:  # the deployed template lists every role we run as

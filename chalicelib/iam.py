@@ -69,7 +69,26 @@ def _remediation_statements() -> list[dict[str, object]]:
             for i, (resources, actions) in enumerate(sorted(by_resource.items()), 1)]
 
 
-def lambda_policy(*, table: str, role_name: str = "autoremediate-member") -> dict[str, object]:
+def secret_statements(sources: list[str]) -> list[dict[str, object]]:
+    """Read access to exactly the secrets the stage names (`chalicelib.secrets` sources)."""
+    by_action: dict[str, list[str]] = {}
+    for source in sources:
+        kind, _, ref = source.partition(":")
+        if kind == "secretsmanager":
+            # a name gets the 6-character suffix Secrets Manager appends; an ARN has it
+            arn = (ref if ref.startswith("arn:")
+                   else f"arn:aws:secretsmanager:*:*:secret:{ref}-??????")
+            by_action.setdefault("secretsmanager:GetSecretValue", []).append(arn)
+        elif kind == "ssm":
+            by_action.setdefault("ssm:GetParameter", []).append(
+                f"arn:aws:ssm:*:*:parameter/{ref.lstrip('/')}")
+    return [{"Sid": "SlackSecrets" if action.startswith("secrets") else "SlackParameters",
+             "Effect": "Allow", "Action": [action], "Resource": sorted(resources)}
+            for action, resources in sorted(by_action.items())]
+
+
+def lambda_policy(*, table: str, role_name: str = "autoremediate-member",
+                  secrets: list[str] | None = None) -> dict[str, object]:
     """The deployment's policy (`.chalice/policy-<stage>.json`), rendered from declarations."""
     statements = _remediation_statements()
     table_actions = sorted(a for a in PLATFORM_ACTIONS if a.startswith("dynamodb:"))
@@ -88,6 +107,7 @@ def lambda_policy(*, table: str, role_name: str = "autoremediate-member") -> dic
         {"Sid": "Logs", "Effect": "Allow",
          "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": ["arn:aws:logs:*:*:log-group:/aws/lambda/autoremediate-*"]},
+        *secret_statements(secrets or []),
     ]
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -138,7 +158,9 @@ def render_stage(stage: str) -> str:
     env = {**config.get("environment_variables", {}),
            **config["stages"][stage].get("environment_variables", {})}
     policy = lambda_policy(table=env.get("REMEDIATION_TABLE", "autoremediate"),
-                           role_name=env.get("REMEDIATION_ROLE_NAME", "autoremediate-member"))
+                           role_name=env.get("REMEDIATION_ROLE_NAME", "autoremediate-member"),
+                           secrets=[env[k] for k in ("SLACK_BOT_TOKEN_FROM",
+                                                     "SLACK_SIGNING_SECRET_FROM") if env.get(k)])
     return json.dumps(policy, indent=2) + "\n"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.errors import ConfigurationError
 from chalicelib.hipaa import describe
 from chalicelib.log import logger
 from chalicelib.record import EntryKind
@@ -22,27 +23,28 @@ if TYPE_CHECKING:
     from remediations.base import Plan
 
 
-def _client(ctx: Context) -> Any | None:
+def _configured(ctx: Context) -> bool:
     s = ctx.settings
-    if not (s.slack_bot_token and s.slack_channel):
-        return None
-    from slack_sdk import WebClient
-
-    return WebClient(token=s.slack_bot_token, base_url=s.slack_api_url, timeout=5)
+    return bool(s.slack_channel and (s.slack_bot_token or s.slack_bot_token_from))
 
 
 def _call(ctx: Context, incident_id: str | None, method: str,
           **message: Any) -> dict[str, Any] | None:
-    """One Slack Web API call; None (and a recorded failure) when it did not work."""
-    client = _client(ctx)
-    if client is None:
+    """One Slack Web API call; None (and a recorded failure) when it did not work.
+    slack_sdk is imported only when Slack is configured (it is not on a cold start's
+    path otherwise)."""
+    if not _configured(ctx):
         return None
+    from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError, SlackClientError
 
     try:
+        client = WebClient(token=ctx.slack_bot_token(), base_url=ctx.settings.slack_api_url,
+                           timeout=5)
         response = getattr(client, method)(**message)
         return dict(response.data) if isinstance(response.data, dict) else {}
-    except (SlackApiError, SlackClientError, OSError) as exc:
+    except (SlackApiError, SlackClientError, OSError, ConfigurationError) as exc:
+        # ConfigurationError: the token's secret could not be read (its source is named)
         code = exc.response.get("error") if isinstance(exc, SlackApiError) else None
         logger.warning("slack call failed", extra={"incident_id": incident_id,
                                                    "method": method, "slack_error": code,

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 from chalicelib.approval import carry_out, check_approver, claim, decide_held
 from chalicelib.context import Context
-from chalicelib.errors import AutoremediateError, Refused
+from chalicelib.errors import AutoremediateError, ConfigurationError, Refused
 from chalicelib.log import logger
 from chalicelib.outcome import Outcome
 
@@ -101,7 +101,12 @@ def handle_action(ctx: Context, body: bytes, headers: Mapping[str, str], *,
                   run: Callable[[Context, dict[str, Any]], None] = dispatch,
                   ) -> tuple[int, dict[str, Any]]:
     """The route's logic: (HTTP status, JSON body)."""
-    if not signature_ok(ctx.settings.slack_signing_secret, body, headers, now=now):
+    try:
+        secret = ctx.slack_signing_secret()
+    except ConfigurationError as exc:  # not a forgery: we cannot check; nothing changes
+        logger.error("slack signing secret unavailable", extra={"reason": str(exc)})
+        return 503, {"error": "the signing secret cannot be read; nothing was changed"}
+    if not signature_ok(secret, body, headers, now=now):
         logger.warning("slack request rejected: bad or stale signature")
         return 401, {"error": "invalid or stale Slack signature"}
     try:
