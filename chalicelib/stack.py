@@ -135,13 +135,17 @@ def add_central(template: dict[str, Any]) -> dict[str, Any]:
             namespace="AWS/Lambda", metric="Errors",
             dimensions=[{"Name": "FunctionName", "Value": {"Ref": name}}])
     every = {k: r for k, r in res.items() if r["Type"] == "AWS::Serverless::Function"}
-    for name in every:
+    for name, function in every.items():
+        # the function logs to this group (LoggingConfig), so the group exists, with its
+        # retention and key, before the function's first line; named after the stack so
+        # our logging permission (log-group:/aws/lambda/autoremediate-*) covers it
         res[f"{name}Logs"] = {
             "Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain", "Properties": {
-                "LogGroupName": _sub(f"/aws/lambda/${{{name}}}"),
+                "LogGroupName": _sub(f"/aws/lambda/${{AWS::StackName}}-{name}"),
                 "RetentionInDays": LOG_RETENTION_DAYS,
                 "KmsKeyId": {"Fn::GetAtt": ["EventKey", "Arn"]}}}
+        function["Properties"]["LoggingConfig"] = {"LogGroup": {"Ref": f"{name}Logs"}}
     roles = sorted({f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()})
     res["DeadLetterWrite"] = {"Type": "AWS::IAM::Policy", "Properties": {
         "PolicyName": "dead-letter-write", "Roles": [{"Ref": r} for r in roles],

@@ -118,7 +118,8 @@ from chalicelib.entry import handle_event
 assert str(default_policy_dir()).startswith({str(unzipped)!r}), default_policy_dir()
 print(json.dumps({{"remediations": sorted(load()),
                    "policies": len(load_policies(default_policy_dir())),
-                   "result": handle_event(json.loads({json.dumps(event)!r}))}}))
+                   "result": handle_event(json.loads({json.dumps(event)!r})),
+                   "imported": sorted(m for m in ("slack_sdk", "yaml") if m in sys.modules)}}))
 """
     # -S: no site-packages at all, only the stdlib, the zip, the layer and the runtime's boto3
     proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
@@ -131,6 +132,7 @@ print(json.dumps({{"remediations": sorted(load()),
 
     assert out["policies"] == len(load_policies(ROOT / "policies"))
     assert out["result"]["outcome"] == "ignored"
+    assert out["imported"] == []  # a cold start without Slack work loads neither
 
 
 def test_template_passes_cfn_lint(artifact: Path) -> None:
@@ -192,7 +194,8 @@ def test_nothing_is_lost_unseen_and_logs_are_kept_six_years_encrypted(
     functions = [k for k, r in res.items() if r["Type"] == "AWS::Serverless::Function"]
     for name in functions:
         logs = res[f"{name}Logs"]["Properties"]
-        assert logs["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{name}}}"}
+        assert res[name]["Properties"]["LoggingConfig"] == {"LogGroup": {"Ref": f"{name}Logs"}}
+        assert logs["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}-{name}"}
         assert logs["RetentionInDays"] >= 6 * 365
         assert logs["KmsKeyId"] == {"Fn::GetAtt": ["EventKey", "Arn"]}
     body = json.loads(res["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"])
