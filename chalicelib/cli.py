@@ -298,7 +298,8 @@ def cmd_package(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     zip_path = build(stage=args.stage, out=Path(args.out))
-    print(f"{zip_path} and {zip_path.with_name('sam.json')} built for stage {args.stage}")
+    print(f"{zip_path} and {zip_path.with_name('sam.json')} built for stage {args.stage}; "
+          "deploy with the parameters OrganizationId and AlarmTopicArn (docs/deploy.md)")
     return EXIT_OK
 
 
