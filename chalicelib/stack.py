@@ -130,6 +130,9 @@ def add_central(template: dict[str, Any]) -> dict[str, Any]:
         props["EventInvokeConfig"] = {
             "MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600,
             "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": dlq_arn}}}
+        # Lambda checks the role may send to the destination when the config is made
+        function["DependsOn"] = sorted({*_as_list(function.get("DependsOn")),
+                                        "DeadLetterWrite"})
         res[f"{name}Errors"] = _alarm(
             f"{name} raised: the event is retried, then goes to the dead-letter queue",
             namespace="AWS/Lambda", metric="Errors",
@@ -169,6 +172,10 @@ def add_central(template: dict[str, Any]) -> dict[str, Any]:
         "DeadLetterQueueUrl": {"Description": "remediate redrive QUEUE_URL",
                                "Value": {"Ref": "DeadLetterQueue"}}})
     return out
+
+
+def _as_list(value: Any) -> list[str]:
+    return [] if value is None else [value] if isinstance(value, str) else list(value)
 
 
 def _alarm(description: str, *, namespace: str, metric: str,

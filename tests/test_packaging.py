@@ -160,7 +160,9 @@ def test_one_rule_per_source_on_each_bus_with_the_rendered_patterns(
             assert event["Properties"]["Pattern"] == patterns[source]
             assert event["Properties"]["DeadLetterConfig"] == dlq
             assert event["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] > 0
-        # the function's own retries end in the same queue
+        # the function's own retries end in the same queue, which its role may write to
+        # before the destination is configured
+        assert "DeadLetterWrite" in template["Resources"][resource]["DependsOn"]
         invoke = props["EventInvokeConfig"]
         assert invoke["DestinationConfig"]["OnFailure"] == {"Type": "SQS",
                                                             "Destination": dlq["Arn"]}
