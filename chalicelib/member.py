@@ -2,8 +2,10 @@
 organization (`remediate package --member`, committed as `deploy/member-stack.json`):
 
 - the member role (`chalicelib.iam.member_role_template`: permissions rendered from the
-  remediations' declarations, trusted only by our roles in the security account), in
-  the `PrimaryRegion` only, since IAM is global and the role has a fixed name;
+  remediations' declarations), trusted only by the central stack's function roles
+  (`TrustedRoleArns`, its `FunctionRoleArns` output; without it, by security-account
+  roles matching `TrustedRoleNamePattern`), in the `PrimaryRegion` only, since IAM is
+  global and the role has a fixed name;
 - in every region, one EventBridge rule per source we handle, with exactly the patterns
   the central rules use (`chalicelib/event_patterns.json`, rendered from the policies),
   forwarding to the central bus with a role that may only `events:PutEvents` there;
@@ -47,10 +49,21 @@ def member_template(*, role_name: str = "autoremediate-member") -> dict[str, Any
         "PrimaryRegion": {
             "Type": "String", "Default": "us-east-1", "AllowedPattern": "^[a-z]{2}(-[a-z]+)+-\\d$",
             "Description": "the one region where the (global) member role is created"}})
-    template["Conditions"] = {"IsPrimaryRegion": {"Fn::Equals": [
-        {"Ref": "AWS::Region"}, {"Ref": "PrimaryRegion"}]}}
+    template["Parameters"]["TrustedRoleArns"] = {
+        "Type": "CommaDelimitedList", "Default": "",
+        "Description": "the central stack's FunctionRoleArns output: only these roles may "
+                       "assume the member role (empty: any security-account role matching "
+                       "TrustedRoleNamePattern)"}
+    template["Conditions"] = {
+        "IsPrimaryRegion": {"Fn::Equals": [{"Ref": "AWS::Region"}, {"Ref": "PrimaryRegion"}]},
+        "TrustExactRoles": {"Fn::Not": [{"Fn::Equals": [
+            {"Fn::Join": ["", {"Ref": "TrustedRoleArns"}]}, ""]}]}}
     res = template["Resources"]
     res["MemberRole"]["Condition"] = "IsPrimaryRegion"
+    (trust,) = res["MemberRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    trust["Condition"] = {"Fn::If": [
+        "TrustExactRoles", {"ArnEquals": {"aws:PrincipalArn": {"Ref": "TrustedRoleArns"}}},
+        trust["Condition"]]}
     template["Outputs"]["RoleArn"]["Condition"] = "IsPrimaryRegion"
     res["ForwardRole"] = {"Type": "AWS::IAM::Role", "Properties": {
         "Description": "lets this region's autoremediate rules put events on the central bus",

@@ -170,7 +170,11 @@ def add_central(template: dict[str, Any]) -> dict[str, Any]:
         "CentralBusArn": {"Description": "member accounts forward events here",
                           "Value": {"Fn::GetAtt": ["CentralBus", "Arn"]}},
         "DeadLetterQueueUrl": {"Description": "remediate redrive QUEUE_URL",
-                               "Value": {"Ref": "DeadLetterQueue"}}})
+                               "Value": {"Ref": "DeadLetterQueue"}},
+        "FunctionRoleArns": {
+            "Description": "the member stack's TrustedRoleArns: only these may act there",
+            "Value": {"Fn::Join": [",", [{"Fn::GetAtt": [r, "Arn"]} for r in sorted(
+                k for k, v in res.items() if v["Type"] == "AWS::IAM::Role")]]}}})
     return out
 
 

@@ -283,8 +283,14 @@ def test_member_stack_is_fresh_lint_clean_and_forwards_exactly_the_central_patte
         "Effect": "Allow", "Action": ["events:PutEvents"], "Resource": {"Ref": "CentralBusArn"}}]
     # IAM is global: the fixed-name member role is made in one region of each account
     assert res["MemberRole"]["Condition"] == "IsPrimaryRegion"
+    # trusted by exactly the central roles when given, else by the name pattern
     trust = res["MemberRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
-    assert "aws:PrincipalArn" in trust["Condition"]["ArnLike"]
+    exact, pattern = trust["Condition"]["Fn::If"][1:]
+    assert exact == {"ArnEquals": {"aws:PrincipalArn": {"Ref": "TrustedRoleArns"}}}
+    assert "aws:PrincipalArn" in pattern["ArnLike"]
+    roles = template["Outputs"]["FunctionRoleArns"]["Value"]["Fn::Join"][1]
+    assert {r["Fn::GetAtt"][0] for r in roles} == {
+        k for k, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
     proc = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")),
                            str(ROOT / MEMBER_STACK_FILE)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
