@@ -60,7 +60,7 @@ def _parse_time(raw: Any) -> dt.datetime | None:
     if not isinstance(raw, str):
         return None
     try:
-        parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        parsed = dt.datetime.fromisoformat(raw)  # 3.11 reads EventBridge's "…Z"
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
