@@ -97,9 +97,8 @@ def pending_for(ctx: Context, incident: Incident, plan: Plan) -> str | None:
 
 def _log_keys(approval_id: str) -> None:
     """A decision is its own unit of work: drop the keys of whatever ran before."""
-    logger.clear_state()
-    logger.set_correlation_id(approval_id)
-    logger.append_keys(approval_id=approval_id)
+    logger.thread_safe_clear_keys()
+    logger.thread_safe_append_keys(correlation_id=approval_id, approval_id=approval_id)
 
 
 def _policy(ctx: Context, name: str) -> Policy:
@@ -181,7 +180,7 @@ def carry_out(ctx: Context, approval_id: str) -> Result:
     and apply only the plan that was approved."""
     _log_keys(approval_id)
     item = ctx.store.approval(approval_id)
-    logger.append_keys(incident_id=item["incident_id"], policy=item["policy"],
+    logger.thread_safe_append_keys(incident_id=item["incident_id"], policy=item["policy"],
                        remediation=item["remediation"])
     if item["state"] == "denied":
         notify.approval_closed(ctx, item, headline=f":no_entry: Denied by "

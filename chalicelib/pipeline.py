@@ -35,14 +35,14 @@ def handle(event: Any, ctx: Context, *, dry_run: bool = False,
     """Process one EventBridge event; one `Result` per (resource, matched policy), at least
     one. `drill` (remediation -> shipped before-state) makes every remediation plan from
     that state without reaching AWS, and marks the incidents as drills."""
-    logger.clear_state()  # keys of the previous event in this warm process
+    logger.thread_safe_clear_keys()  # keys of this thread's previous event
     finding = normalize(event)
-    logger.set_correlation_id(finding.event_id)
+    logger.thread_safe_append_keys(correlation_id=finding.event_id)
     if isinstance(finding, Ignored):
         logger.info("ignored", extra={"reason": finding.reason})
         return [Result(event_id=finding.event_id, outcome=Outcome.IGNORED,
                        reason=finding.reason)]
-    logger.append_keys(source=finding.source.value, kind=finding.kind)
+    logger.thread_safe_append_keys(source=finding.source.value, kind=finding.kind)
     work = [(one, policy) for one in finding.each() for policy in match(one, ctx.policies)]
     if not work:
         return [_ignored(finding, f"no policy matches {finding.source.value} {finding.kind}")]
@@ -166,7 +166,7 @@ def _run(finding: Finding, policy: Policy, ctx: Context, *, dry_run: bool,
     except AutoremediateError as exc:
         failure = exc
     resource = rem.target.resource
-    logger.append_keys(policy=policy.name, remediation=policy.remediation,
+    logger.thread_safe_append_keys(policy=policy.name, remediation=policy.remediation,
                        resource=resource.display)
     with ctx.store.lease(finding.account, resource.display, policy.name) as lease:
         if finding.cleared:
@@ -228,7 +228,7 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
     incident, joined = ctx.store.open_or_join(
         _new_incident(finding, policy, resource, ctx, drill=drill), lease=lease, batch=batch)
     iid = incident.incident_id
-    logger.append_keys(incident_id=iid)
+    logger.thread_safe_append_keys(incident_id=iid)
     ctx.store.append(iid, EntryKind.DETECTED, finding.actor or finding.source.value,
                      {**_detected(finding), "joined": joined}, batch=batch)
     result = result.model_copy(update={"incident_id": iid})

@@ -22,8 +22,8 @@ from remediations.base import Plan
 def rollback(ctx: Context, incident_id: str, *, actor: str,
              force: bool = False) -> dict[str, Any]:
     """Restore the saved prior state of `incident_id`; returns what was done."""
-    logger.clear_state()
-    logger.set_correlation_id(incident_id)
+    logger.thread_safe_clear_keys()
+    logger.thread_safe_append_keys(correlation_id=incident_id)
     incident = ctx.store.incident(incident_id)
     if incident.status is Status.ROLLED_BACK:
         raise Refused(f"incident {incident_id} is already rolled back")

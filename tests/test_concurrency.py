@@ -192,3 +192,36 @@ def test_a_second_finding_joins_the_pending_approval(aws: None, kms_key: str, s3
     assert first.outcome is second.outcome is Outcome.APPROVAL_REQUESTED
     assert second.approval_id == first.approval_id and "already pending" in str(second.reason)
     assert len(ctx.store.pending_approvals()) == 1
+
+
+def test_events_handled_side_by_side_log_their_own_ids(ctx: Context, s3: Any) -> None:
+    import io
+    import json
+    import logging
+
+    from chalicelib.log import logger
+
+    buckets = [f"phi-log-{n}" for n in range(8)]
+    events, bodies = {}, []
+    for bucket in buckets:
+        s3.create_bucket(Bucket=bucket)
+        event = load_event("cloudtrail_put_bucket_policy", bucket=bucket)
+        events[event["id"]] = bucket
+        bodies.append(event)
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    level = logger.log_level
+    logger.setLevel("INFO")  # other tests may have quietened it
+    try:
+        results = _in_threads([lambda e=e: handle(e, ctx) for e in bodies], 8)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert {r.event_id for r in results} == set(events)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    with_resource = [line for line in lines if "resource" in line]
+    assert with_resource
+    for line in with_resource:  # each line names its own event's bucket, never another's
+        assert line["resource"] == f"arn:aws:s3:::{events[line['correlation_id']]}", line
