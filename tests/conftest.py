@@ -58,7 +58,9 @@ def kms_key(aws: None) -> str:
 
 
 def make_context(**settings: Any) -> tuple[Context, CallLog]:
-    ctx = Context(settings=Settings(**settings), aws=Aws())
+    config = Settings(**settings)
+    ctx = Context(settings=config, aws=Aws(role_name=config.role_name,
+                                           account_id=config.account_id))  # as current()
     log = CallLog()
     ctx.aws.session().events.register("before-call", log)
     ctx.store.ensure_table()

@@ -118,6 +118,10 @@ def test_a_change_by_any_of_our_functions_roles_is_ours_without_sts(
     event["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = worker
     (r,) = handle(event, ctx)
     assert r.outcome is Outcome.IGNORED and public_access_block(s3, "phi-bucket") is None
+    # and a change by someone else is fixed, in our account, still without STS
+    first = handle(load_event("cloudtrail_put_bucket_policy"), ctx)[0]
+    assert first.outcome is Outcome.REMEDIATED
+    assert public_access_block(s3, "phi-bucket") == ALL_ON
     assert not [a for a in log.actions if a.startswith("sts:")]
 
 
