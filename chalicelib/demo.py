@@ -281,6 +281,18 @@ def run(*, output: Path) -> int:
         console.print(f"    phi-api ingress after: {_ingress(ctx, api_group)} "
                       "(only the world-open SSH rule went)")
 
+        console.print("[bold]8. Security Hub reports a bucket without Block Public Access")
+        hub = ctx.aws.home_client("securityhub")
+        hub.enable_security_hub()
+        s3_8 = _event("securityhub_s3_8_failed", "demo-0010", "lab-results")
+        hub.batch_import_findings(Findings=s3_8["detail"]["findings"])  # what it holds
+        story.event("Security Hub S3.8 FAILED on lab-results", s3_8)
+        (stored,) = hub.get_findings(Filters={"Id": [{
+            "Value": s3_8["detail"]["findings"][0]["Id"], "Comparison": "EQUALS"}]})[
+            "Findings"]
+        console.print(f"    the Security Hub finding is now {stored['Workflow']['Status']}: "
+                      f"\"{stored.get('Note', {}).get('Text', '')}\"")
+
         console.print()
         console.print(story.table)
         pab = s3.get_public_access_block(Bucket="patient-records")

@@ -9,6 +9,7 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -38,6 +39,7 @@ def emulator() -> Iterator[str]:
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    add_securityhub_batch_update()  # the write-back the demo shows
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -55,3 +57,42 @@ def emulator() -> Iterator[str]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def add_securityhub_batch_update() -> None:
+    """Security Hub `BatchUpdateFindings` for moto, which lacks it: sets the workflow
+    status and the note of findings `BatchImportFindings` stored (what `GetFindings` then
+    returns) and reports unknown findings as `UnprocessedFindings` (`FindingNotFound`), as
+    real Security Hub does. Idempotent. (Real Security Hub also emits an "Imported" event
+    for the update, which moto does not.)"""
+    import datetime as dt
+    import json
+
+    from moto.securityhub import urls
+    from moto.securityhub.responses import SecurityHubResponse
+
+    if hasattr(SecurityHubResponse, "batch_update_findings"):
+        return
+
+    def batch_update_findings(self: Any) -> str:
+        body = json.loads(self.body or "{}")
+        stored = {f.id: f for f in self.securityhub_backend.findings}
+        processed, unprocessed = [], []
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace(
+            "+00:00", "Z")
+        for ident in body.get("FindingIdentifiers", []):
+            finding = stored.get(ident.get("Id"))
+            if finding is None or finding.data.get("ProductArn") != ident.get("ProductArn"):
+                unprocessed.append({"FindingIdentifier": ident, "ErrorCode": "FindingNotFound",
+                                    "ErrorMessage": "Finding Not Found"})
+                continue
+            if "Workflow" in body:
+                finding.data["Workflow"] = dict(body["Workflow"])
+            if "Note" in body:
+                finding.data["Note"] = {**body["Note"], "UpdatedAt": now}
+            processed.append(ident)
+        return json.dumps({"ProcessedFindings": processed,
+                           "UnprocessedFindings": unprocessed})
+
+    SecurityHubResponse.batch_update_findings = batch_update_findings  # type: ignore[attr-defined]
+    urls.url_paths["{0}/findings/batchupdate$"] = SecurityHubResponse.dispatch

@@ -10,11 +10,11 @@ are tested end to end against the same emulator as the rest (in-process and serv
 - EC2 `CreateFlowLogs` to an S3 destination with a prefix (`arn:aws:s3:::bucket/prefix/`):
   moto looks for a bucket named `bucket/prefix/` and fails; real EC2 checks the bucket and
   keeps the prefix.
-- Security Hub `BatchUpdateFindings`: sets the workflow status and the note of findings
-  `BatchImportFindings` stored (what `GetFindings` then returns), and reports unknown
-  findings as `UnprocessedFindings` (`FindingNotFound`), as real Security Hub does. Real
-  Security Hub also emits a "Security Hub Findings - Imported" event for the update,
-  which moto does not: the tests feed that echo to the pipeline themselves.
+- Security Hub `BatchUpdateFindings` (`chalicelib.emulator.add_securityhub_batch_update`,
+  shipped because the demo's emulator needs it too): workflow status and note of stored
+  findings, `FindingNotFound` for unknown ones. Real Security Hub also emits a "Security
+  Hub Findings - Imported" event for the update, which moto does not: the tests feed that
+  echo to the pipeline themselves.
 - DynamoDB `TransactWriteItems` rollback: moto deep-copies every table a transaction
   touches before running it (to restore it on a cancelled transaction), so each
   transaction costs time in proportion to the whole table: 80% of a warm event's time in
@@ -98,37 +98,9 @@ def install() -> None:
 
 
 def _install_securityhub() -> None:
-    import datetime as dt
-    import json
+    from chalicelib.emulator import add_securityhub_batch_update
 
-    from moto.securityhub import urls
-    from moto.securityhub.responses import SecurityHubResponse
-
-    if hasattr(SecurityHubResponse, "batch_update_findings"):
-        return
-
-    def batch_update_findings(self: Any) -> str:
-        body = json.loads(self.body or "{}")
-        stored = {f.id: f for f in self.securityhub_backend.findings}
-        processed, unprocessed = [], []
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace(
-            "+00:00", "Z")
-        for ident in body.get("FindingIdentifiers", []):
-            finding = stored.get(ident.get("Id"))
-            if finding is None or finding.data.get("ProductArn") != ident.get("ProductArn"):
-                unprocessed.append({"FindingIdentifier": ident, "ErrorCode": "FindingNotFound",
-                                    "ErrorMessage": "Finding Not Found"})
-                continue
-            if "Workflow" in body:
-                finding.data["Workflow"] = dict(body["Workflow"])
-            if "Note" in body:
-                finding.data["Note"] = {**body["Note"], "UpdatedAt": now}
-            processed.append(ident)
-        return json.dumps({"ProcessedFindings": processed,
-                           "UnprocessedFindings": unprocessed})
-
-    SecurityHubResponse.batch_update_findings = batch_update_findings  # type: ignore[attr-defined]
-    urls.url_paths["{0}/findings/batchupdate$"] = SecurityHubResponse.dispatch
+    add_securityhub_batch_update()  # shipped: the demo's emulator needs it too
 
 
 def _install_item_level_transaction_rollback() -> None:

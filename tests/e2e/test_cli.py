@@ -191,6 +191,8 @@ def test_demo_tells_the_story_and_writes_outputs(cli: Cli, tmp_path: Path) -> No
     for outcome in ("remediated", "approval_requested", "compliant", "duplicate", "dry_run",
                     "exempt", "incident_opened", "rolled back"):
         assert outcome in proc.stdout, outcome
+    # Security Hub's S3.8 finding was fixed and written back RESOLVED (act 8)
+    assert "the Security Hub finding is now RESOLVED" in proc.stdout
     assert (out / "index.html").is_file() and (out / "evidence.html").is_file()
     timelines = list(out.glob("inc-*.json"))
     statuses = {json.loads(p.read_text())["status"] for p in timelines}
