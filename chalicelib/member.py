@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 from chalicelib.iam import member_role_template
 from chalicelib.stack import BUS, QUEUE_RETENTION_SECONDS, RETRY
 
-PATTERNS = Path(__file__).with_name("event_patterns.json")
 MEMBER_STACK_FILE = "deploy/member-stack.json"
 
 
 def forwarded_patterns() -> dict[str, Any]:
-    return dict(json.loads(PATTERNS.read_text()))
+    from chalicelib.patterns import RENDERED
+
+    return dict(json.loads(RENDERED.read_text()))
 
 
 def _rule_name(source: str) -> str:

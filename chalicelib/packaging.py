@@ -89,9 +89,19 @@ def build(*, stage: str, out: Path) -> Path:
 
 
 def _runtime(template: dict[str, Any]) -> str:
-    (runtime,) = {r["Properties"]["Runtime"] for r in template["Resources"].values()
-                  if r["Type"] == "AWS::Serverless::Function"}
-    return str(runtime)
+    """The one runtime Chalice gave every function (it is the building Python's)."""
+    runtimes = {r["Properties"]["Runtime"] for r in template["Resources"].values()
+                if r["Type"] == "AWS::Serverless::Function"}
+    if len(runtimes) != 1:
+        raise PackagingError(f"one runtime expected, not {sorted(runtimes)}")
+    return str(runtimes.pop())
+
+
+def role_arns(template: dict[str, Any]) -> dict[str, Any]:
+    """Every role of the template, as one comma-joined list of ARNs (intrinsic)."""
+    roles = sorted(k for k, r in template["Resources"].items()
+                   if r["Type"] == "AWS::IAM::Role")
+    return {"Fn::Join": [",", [{"Fn::GetAtt": [role, "Arn"]} for role in roles]]}
 
 
 # what every cold start imports; slack_sdk (0.6 MiB of bytecode, more than the rest of the
@@ -143,25 +153,22 @@ def finish_template(template: dict[str, Any]) -> dict[str, Any]:
     """Add the Powertools layer, our account and our roles to every function."""
     from importlib.metadata import version
 
-    resources = template["Resources"]
-    functions = {k: r for k, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
-    roles = sorted(k for k, r in resources.items() if r["Type"] == "AWS::IAM::Role")
-    runtime = {f["Properties"]["Runtime"] for f in functions.values()}
-    arch = {a for f in functions.values() for a in f["Properties"].get("Architectures", [])}
-    if len(runtime) != 1 or len(arch) > 1:
-        raise PackagingError(f"one runtime and architecture expected: {runtime} {arch}")
+    functions = [r for r in template["Resources"].values()
+                 if r["Type"] == "AWS::Serverless::Function"]
+    arch = {a for f in functions for a in f["Properties"].get("Architectures", [])}
+    if len(arch) > 1:
+        raise PackagingError(f"one architecture expected, not {sorted(arch)}")
     template.setdefault("Parameters", {})["PowertoolsLayerArn"] = {
         "Type": "AWS::SSM::Parameter::Value<String>",
         "Default": POWERTOOLS_PARAMETER.format(
-            arch=(arch or {"x86_64"}).pop(), runtime=runtime.pop(),
+            arch=(arch or {"x86_64"}).pop(), runtime=_runtime(template),
             version=version("aws-lambda-powertools")),
         "Description": "Powertools for AWS Lambda (Python) layer: the public SSM parameter "
                        "that holds its ARN in this region (docs/deploy.md)"}
-    for function in functions.values():
+    for function in functions:
         props = function["Properties"]
         props["Layers"] = [{"Ref": "PowertoolsLayerArn"}]
         props.setdefault("Environment", {}).setdefault("Variables", {}).update({
             "REMEDIATION_ACCOUNT_ID": {"Ref": "AWS::AccountId"},
-            "REMEDIATION_OWN_ROLES": {"Fn::Join": [",", [
-                {"Fn::GetAtt": [role, "Arn"]} for role in roles]]}})
+            "REMEDIATION_OWN_ROLES": role_arns(template)})
     return template

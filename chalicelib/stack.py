@@ -80,6 +80,7 @@ def _key() -> dict[str, Any]:
 def add_central(template: dict[str, Any]) -> dict[str, Any]:
     """Add the organization bus, dead-letter queue, alarms, log groups and dashboard."""
     from chalicelib.metrics import dashboard
+    from chalicelib.packaging import role_arns
 
     out = copy.deepcopy(template)
     res = out["Resources"]
@@ -173,8 +174,7 @@ def add_central(template: dict[str, Any]) -> dict[str, Any]:
                                "Value": {"Ref": "DeadLetterQueue"}},
         "FunctionRoleArns": {
             "Description": "the member stack's TrustedRoleArns: only these may act there",
-            "Value": {"Fn::Join": [",", [{"Fn::GetAtt": [r, "Arn"]} for r in sorted(
-                k for k, v in res.items() if v["Type"] == "AWS::IAM::Role")]]}}})
+            "Value": role_arns(out)}})
     return out
 
 
