@@ -78,9 +78,11 @@ def request(ctx: Context, finding: Finding, policy: Policy, plan: Plan,
     return approval_id
 
 
-def pending_for(ctx: Context, incident: Incident, plan: Plan) -> str | None:
-    """The incident's approval, if it is still pending, unexpired and for exactly `plan`:
-    a second finding about the same drift joins it instead of asking again."""
+def pending_for(ctx: Context, incident: Incident, rem: Remediation,
+                plan: Plan) -> str | None:
+    """The incident's approval, if it is still pending, unexpired and for the same fix as
+    `plan` (as `rem.unchanged` judges it, the check an approved plan passes before it is
+    carried out): a second finding about the same drift joins it instead of asking again."""
     if not incident.approval_id:
         return None
     try:
@@ -89,8 +91,7 @@ def pending_for(ctx: Context, incident: Incident, plan: Plan) -> str | None:
         return None
     waiting = Plan.model_validate(item["plan"])
     if (item["state"] != "pending" or ctx.clock() >= dt.datetime.fromisoformat(
-            item["expires_at"]) or waiting.calls != plan.calls
-            or waiting.before != plan.before):
+            item["expires_at"]) or not rem.unchanged(waiting, plan)):
         return None
     return incident.approval_id
 

@@ -294,7 +294,7 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
     if incident.status is Status.RESOLVED:
         ctx.store.update_incident(iid, batch=batch, status=Status.OPEN)
     batch.flush()
-    waiting = approval.pending_for(ctx, incident, plan)
+    waiting = approval.pending_for(ctx, incident, rem, plan)
     if waiting is not None:
         return result.model_copy(update={
             "outcome": Outcome.APPROVAL_REQUESTED, "approval_id": waiting,

@@ -70,3 +70,19 @@ def test_our_own_member_role_is_recorded_not_revoked(ctx: Context, iam: Any) -> 
     (r,) = handle(_role_finding("autoremediate-member"), ctx)
     assert r.outcome is Outcome.INCIDENT_OPENED and "own roles" in str(r.reason)
     assert _inline(iam, "autoremediate-member") is None
+
+
+def test_a_second_finding_about_the_same_role_joins_the_pending_approval(
+        ctx: Context, iam: Any) -> None:
+    """Its plan carries the moment it is made (the cutoff), so two findings a second apart
+    plan different calls; the pending approval is still the same fix (`unchanged`), and
+    the on-call is asked once (issue #24: `pending_for` used to compare the calls itself)."""
+    iam.create_role(RoleName="phi-ingest-instance-role", AssumeRolePolicyDocument=TRUST)
+    (first,) = handle(_role_finding("phi-ingest-instance-role"), ctx)
+    time.sleep(1.1)  # the second plan's cutoff is a different second
+    (second,) = handle(_role_finding("phi-ingest-instance-role"), ctx)
+    assert first.outcome is second.outcome is Outcome.APPROVAL_REQUESTED
+    assert second.approval_id == first.approval_id
+    assert second.incident_id == first.incident_id
+    assert "already pending" in str(second.reason)
+    assert [a["approval_id"] for a in ctx.store.pending_approvals()] == [first.approval_id]
