@@ -28,7 +28,7 @@ from chalicelib.finding import Finding
 from chalicelib.log import logger
 from chalicelib.outcome import Outcome, Result
 from chalicelib.policy import Policy
-from chalicelib.record import EntryKind, Incident, Status, new_id
+from chalicelib.record import Approval, ApprovalState, EntryKind, Incident, Status, new_id
 from chalicelib.store import held_group_id
 from remediations.base import Plan, Remediation
 
@@ -44,15 +44,12 @@ def request(ctx: Context, finding: Finding, policy: Policy, plan: Plan,
     expires = created + dt.timedelta(hours=policy.approval_hours)
     approvers = list(policy.approvers or ctx.settings.approvers)
     group = held_group_id(finding.account, policy.name, created) if held else None
-    ctx.store.put_approval(approval_id, {
-        "state": "pending", "incident_id": incident_id, "policy": policy.name,
-        "remediation": policy.remediation, "resource": plan.resource.display,
-        "account": finding.account, "plan": plan.model_dump(mode="json"),
-        "finding": finding.model_dump(mode="json"),
-        "approvers": approvers, "required": policy.approvals_required,
-        "created_at": created.isoformat(), "expires_at": expires.isoformat(),
-        **({"held": "true", "group_id": group} if group else {}),
-    })
+    ctx.store.put_approval(Approval(
+        approval_id=approval_id, state=ApprovalState.PENDING, incident_id=incident_id,
+        policy=policy.name, remediation=policy.remediation, resource=plan.resource.display,
+        account=finding.account, plan=plan, finding=finding, approvers=approvers,
+        required=policy.approvals_required, created_at=created, expires_at=expires,
+        held=group is not None, group_id=group))
     ctx.store.update_incident(incident_id, approval_id=approval_id)
     ctx.store.append(incident_id, EntryKind.APPROVAL_REQUESTED, ACTOR, {
         "approval_id": approval_id, "approvers": approvers,
@@ -89,9 +86,8 @@ def pending_for(ctx: Context, incident: Incident, rem: Remediation,
         item = ctx.store.approval(incident.approval_id)
     except NotFound:
         return None
-    waiting = Plan.model_validate(item["plan"])
-    if (item["state"] != "pending" or ctx.clock() >= dt.datetime.fromisoformat(
-            item["expires_at"]) or not rem.unchanged(waiting, plan)):
+    if (item.state is not ApprovalState.PENDING or item.expired(ctx.clock())
+            or not rem.unchanged(item.plan, plan)):
         return None
     return incident.approval_id
 
@@ -109,34 +105,35 @@ def _policy(ctx: Context, name: str) -> Policy:
     raise Refused(f"policy {name!r} no longer exists; nothing was changed")
 
 
-def _result(item: dict[str, Any], outcome: Outcome, **extra: Any) -> Result:
+def _result(item: Approval, outcome: Outcome, **extra: Any) -> Result:
     fields: dict[str, Any] = {
-        "event_id": item["finding"]["event_id"], "policy": item["policy"],
-        "remediation": item["remediation"], "resource": item["resource"],
-        "incident_id": item["incident_id"], "approval_id": item["approval_id"], **extra}
+        "event_id": item.finding.event_id, "policy": item.policy,
+        "remediation": item.remediation, "resource": item.resource,
+        "incident_id": item.incident_id, "approval_id": item.approval_id,
+        **extra}  # e.g. the fresh approval_id of a re-requested plan
     return Result(outcome=outcome, **fields)
 
 
 def claim(ctx: Context, approval_id: str, user: str, *, approve: bool) -> tuple[
-        dict[str, Any], Outcome]:
-    """Record `user`'s decision exactly once. Returns the approval and what follows:
-    APPROVAL_REQUESTED (more approvers needed), DENIED or REMEDIATED ("approved"); for the
-    last two, `carry_out` finishes the job (Slack message, and the change if approved)."""
+        Approval, ApprovalState]:
+    """Record `user`'s decision exactly once. Returns the approval and its state now:
+    PENDING (more approvers needed), DENIED or APPROVED; for the last two, `carry_out`
+    finishes the job (Slack message, and the change if approved)."""
     _log_keys(approval_id)
     item = ctx.store.approval(approval_id)
-    if item["state"] != "pending":
-        raise Refused(f"approval {approval_id} was already decided: {item['state']} by "
-                      f"{item.get('decided_by', '?')} at {item.get('decided_at', '?')}")
-    if ctx.clock() >= dt.datetime.fromisoformat(item["expires_at"]):
+    if item.state is not ApprovalState.PENDING:
+        raise Refused(f"approval {approval_id} was already decided: {item.state.value} by "
+                      f"{item.decided_by or '?'} at {item.decided_at or '?'}")
+    if item.expired(ctx.clock()):
         expire(ctx, item)
-        raise Refused(f"approval {approval_id} expired at {item['expires_at']}")
-    check_approver(ctx, item["policy"], user, what=f"approval {approval_id}")
-    incident_id = item["incident_id"]
+        raise Refused(f"approval {approval_id} expired at {item.expires_at.isoformat()}")
+    check_approver(ctx, item.policy, user, what=f"approval {approval_id}")
+    incident_id = item.incident_id
     if not approve:
-        _transition(ctx, approval_id, "denied", user)
+        _transition(ctx, approval_id, ApprovalState.DENIED, user)
         ctx.store.append(incident_id, EntryKind.DENIED, user, {"approval_id": approval_id})
-        return item, Outcome.DENIED
-    required = int(item.get("required") or 1)
+        return item, ApprovalState.DENIED
+    required = item.required
     if required > 1:
         try:
             count = ctx.store.add_approver(approval_id, user)
@@ -146,14 +143,13 @@ def claim(ctx: Context, approval_id: str, user: str, *, approve: bool) -> tuple[
         ctx.store.append(incident_id, EntryKind.APPROVED, user, {
             "approval_id": approval_id, "approvals": count, "required": required})
         if count < required:
-            return item, Outcome.APPROVAL_REQUESTED
-        _transition(ctx, approval_id, "approved", user)
+            return item, ApprovalState.PENDING
+        _transition(ctx, approval_id, ApprovalState.APPROVED, user)
     else:
-        _transition(ctx, approval_id, "approved", user)
+        _transition(ctx, approval_id, ApprovalState.APPROVED, user)
         ctx.store.append(incident_id, EntryKind.APPROVED, user, {
-            "approval_id": approval_id,
-            "calls": item["plan"].get("calls", [])})
-    return item, Outcome.REMEDIATED
+            "approval_id": approval_id, "calls": calls_json(item.plan)})
+    return item, ApprovalState.APPROVED
 
 
 def check_approver(ctx: Context, policy_name: str, user: str, *, what: str) -> None:
@@ -169,7 +165,7 @@ def check_approver(ctx: Context, policy_name: str, user: str, *, what: str) -> N
                       f"(allowed: {', '.join(approvers)})")
 
 
-def _transition(ctx: Context, approval_id: str, state: str, user: str) -> None:
+def _transition(ctx: Context, approval_id: str, state: ApprovalState, user: str) -> None:
     try:
         ctx.store.decide_approval(approval_id, state, user)
     except StateConflict:
@@ -181,26 +177,25 @@ def carry_out(ctx: Context, approval_id: str) -> Result:
     and apply only the plan that was approved."""
     _log_keys(approval_id)
     item = ctx.store.approval(approval_id)
-    logger.thread_safe_append_keys(incident_id=item["incident_id"], policy=item["policy"],
-                       remediation=item["remediation"])
-    if item["state"] == "denied":
+    logger.thread_safe_append_keys(incident_id=item.incident_id, policy=item.policy,
+                                   remediation=item.remediation)
+    if item.state is ApprovalState.DENIED:
         notify.approval_closed(ctx, item, headline=f":no_entry: Denied by "
-                               f"<@{item.get('decided_by', '?')}>; nothing was changed.")
+                               f"<@{item.decided_by or '?'}>; nothing was changed.")
         return _result(item, Outcome.DENIED)
-    if item["state"] != "approved":
-        raise Refused(f"approval {approval_id} is {item['state']}, not decided")
-    finding = Finding.model_validate(item["finding"])
-    approved = Plan.model_validate(item["plan"])
-    with ctx.store.lease(approved.account, approved.resource.display, item["policy"]):
-        return _carry_out_approved(ctx, item, finding, approved)
+    if item.state is not ApprovalState.APPROVED:
+        raise Refused(f"approval {approval_id} is {item.state.value}, not decided")
+    approved = item.plan
+    with ctx.store.lease(approved.account, approved.resource.display, item.policy):
+        return _carry_out_approved(ctx, item, item.finding, approved)
 
 
-def _carry_out_approved(ctx: Context, item: dict[str, Any], finding: Finding,
+def _carry_out_approved(ctx: Context, item: Approval, finding: Finding,
                         approved: Plan) -> Result:
     """Re-plan under the resource's lease; apply only if the plan is the approved one."""
-    incident_id = item["incident_id"]
-    who = item.get("decided_by", "?")
-    policy = _policy(ctx, item["policy"])
+    incident_id = item.incident_id
+    who = item.decided_by or "?"
+    policy = _policy(ctx, item.policy)
     rem: Remediation = remediation_for(ctx, finding, policy, approved.resource)
     try:
         fresh = rem.plan()
@@ -233,7 +228,7 @@ def _carry_out_approved(ctx: Context, item: dict[str, Any], finding: Finding,
     calls = ", ".join(f"{c.service}:{c.operation}" for c in fresh.calls)
     if outcome is Outcome.REMEDIATED:
         notify.approval_closed(ctx, item, headline=f":white_check_mark: Approved by <@{who}>"
-                               f" at {item.get('decided_at', '?')}; applied and verified.",
+                               f" at {item.decided_at or '?'}; applied and verified.",
                                thread_text=f"Applied: {calls}. Verified by reading back.")
     else:
         notify.approval_closed(ctx, item, headline=f":x: Approved by <@{who}>, but the "
@@ -254,17 +249,17 @@ def _safe(exc: BaseException) -> str:
 
 def decide(ctx: Context, approval_id: str, user: str, *, approve: bool) -> Result:
     """Approve or deny once (the CLI path): claim, then carry out in this process."""
-    item, next_step = claim(ctx, approval_id, user, approve=approve)
-    if next_step is Outcome.APPROVAL_REQUESTED:
-        return _result(item, next_step)
+    item, state = claim(ctx, approval_id, user, approve=approve)
+    if state is ApprovalState.PENDING:  # another approver is needed
+        return _result(item, Outcome.APPROVAL_REQUESTED)
     return carry_out(ctx, approval_id)
 
 
 def held(ctx: Context, *, policy: str, account: str,
-         group_id: str | None = None) -> list[dict[str, Any]]:
+         group_id: str | None = None) -> list[Approval]:
     """The fixes the blast-radius limit is holding for `policy` in `account` (one group)."""
-    found = ctx.store.pending_approvals(held="true", policy=policy, account=account)
-    return [a for a in found if group_id is None or a.get("group_id") == group_id]
+    found = ctx.store.pending_approvals(held=True, policy=policy, account=account)
+    return [a for a in found if group_id is None or a.group_id == group_id]
 
 
 def decide_held(ctx: Context, user: str, *, approve: bool, policy: str, account: str,
@@ -282,7 +277,7 @@ def decide_held(ctx: Context, user: str, *, approve: bool, policy: str, account:
     results: list[Result] = []
     for item in items:
         try:
-            results.append(decide(ctx, item["approval_id"], user, approve=approve))
+            results.append(decide(ctx, item.approval_id, user, approve=approve))
         except Refused as exc:  # decided, or expired, since we listed it
             results.append(_result(item, Outcome.DUPLICATE, reason=str(exc)))
     verb = "Approved" if approve else "Denied"
@@ -290,22 +285,22 @@ def decide_held(ctx: Context, user: str, *, approve: bool, policy: str, account:
     for result in results:
         counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
     summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
-    for group in sorted({str(i["group_id"]) for i in items if i.get("group_id")}):
+    for group in sorted({i.group_id for i in items if i.group_id}):
         notify.held_closed(ctx, group, headline=f"{verb} all by <@{user}>: {summary}.")
     logger.info("held fixes decided", extra={"policy": policy, "account": account,
                                              "count": len(results), "approve": approve})
     return results
 
 
-def expire(ctx: Context, item: dict[str, Any]) -> bool:
+def expire(ctx: Context, item: Approval) -> bool:
     """Mark one pending approval expired (once), record it, update Slack."""
     try:
-        ctx.store.decide_approval(item["approval_id"], "expired", ACTOR)
+        ctx.store.decide_approval(item.approval_id, ApprovalState.EXPIRED, ACTOR)
     except StateConflict:
         return False
-    ctx.store.append(item["incident_id"], EntryKind.DENIED, ACTOR, {
-        "approval_id": item["approval_id"], "reason": "expired without a decision",
-        "expires_at": item["expires_at"]})
+    ctx.store.append(item.incident_id, EntryKind.DENIED, ACTOR, {
+        "approval_id": item.approval_id, "reason": "expired without a decision",
+        "expires_at": item.expires_at.isoformat()})
     notify.approval_closed(ctx, item, headline=":hourglass: Expired without a decision; "
                            "nothing was changed.")
     return True
@@ -316,11 +311,11 @@ def sweep(ctx: Context) -> list[str]:
     now = ctx.clock()
     done = []
     for item in pending(ctx):
-        if now >= dt.datetime.fromisoformat(item["expires_at"]) and expire(ctx, item):
-            done.append(item["approval_id"])
+        if item.expired(now) and expire(ctx, item):
+            done.append(item.approval_id)
     return done
 
 
-def pending(ctx: Context) -> list[dict[str, Any]]:
+def pending(ctx: Context) -> list[Approval]:
     """Approvals still waiting for a decision."""
     return ctx.store.pending_approvals()

@@ -70,7 +70,7 @@ def cmd_handle(args: argparse.Namespace) -> int:
         raise
     except AutoremediateError as exc:
         # stdout keeps its one JSON object; the reason also goes to stderr, in one line
-        _emit({"event_id": event.get("id"), "outcome": "failed", "reason": str(exc)})
+        _emit({"event_id": event.get("id"), "outcome": Outcome.FAILED, "reason": str(exc)})
         print(f"remediate: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
     _emit(report(results[0].event_id, results))
@@ -112,10 +112,10 @@ def cmd_approvals(args: argparse.Namespace) -> int:
     from chalicelib.approval import pending
 
     ctx = _context()
-    _emit([{**{k: a.get(k) for k in ("approval_id", "policy", "remediation", "resource",
-                                     "account", "incident_id", "approvers", "created_at",
-                                     "expires_at", "group_id")},
-            "held": a.get("held") == "true"}
+    _emit([{**a.model_dump(mode="json", include={
+                "approval_id", "policy", "remediation", "resource", "account", "incident_id",
+                "approvers", "group_id", "held"}),
+            "created_at": a.created_at.isoformat(), "expires_at": a.expires_at.isoformat()}
            for a in pending(ctx)])
     return EXIT_OK
 

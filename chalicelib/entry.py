@@ -11,7 +11,7 @@ from typing import Any
 from chalicelib.context import current
 from chalicelib.errors import InvalidEvent
 from chalicelib.log import logger
-from chalicelib.outcome import report
+from chalicelib.outcome import Outcome, report
 from chalicelib.pipeline import handle
 
 
@@ -22,7 +22,7 @@ def handle_event(event: dict[str, Any]) -> dict[str, Any]:
         results = handle(event, current())
     except InvalidEvent as exc:
         logger.error("invalid event dropped", extra={"reason": str(exc)})
-        return {"event_id": event.get("id"), "outcome": "ignored", "reason": str(exc)}
+        return {"event_id": event.get("id"), "outcome": Outcome.IGNORED, "reason": str(exc)}
     record_results(event, results)
     return report(results[0].event_id, results)
 

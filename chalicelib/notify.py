@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.errors import ConfigurationError
 from chalicelib.hipaa import describe
 from chalicelib.log import logger
-from chalicelib.record import EntryKind
+from chalicelib.record import Approval, EntryKind
 
 if TYPE_CHECKING:
     from chalicelib.context import Context
@@ -178,18 +178,18 @@ def held_closed(ctx: Context, group_id: str, *, headline: str) -> None:
                       "its own incident timeline")}]}])
 
 
-def approval_closed(ctx: Context, approval: dict[str, Any], *, headline: str,
+def approval_closed(ctx: Context, approval: Approval, *, headline: str,
                     thread_text: str | None = None) -> None:
     """Replace the buttons with who decided and what happened; details go to the thread."""
-    channel, ts = approval.get("slack_channel"), approval.get("slack_ts")
+    channel, ts = approval.slack_channel, approval.slack_ts
     if not (channel and ts):
         return
-    incident_id = approval.get("incident_id")
+    incident_id = approval.incident_id
     blocks = [
         {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": (
-            f"{approval.get('remediation')} on `{approval.get('resource')}` · "
-            f"approval {approval['approval_id']} · incident {incident_id}")}]},
+            f"{approval.remediation} on `{approval.resource}` · "
+            f"approval {approval.approval_id} · incident {incident_id}")}]},
     ]
     _call(ctx, incident_id, "chat_update", channel=channel, ts=ts, text=headline,
           blocks=blocks)

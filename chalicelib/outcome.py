@@ -18,7 +18,8 @@ class Outcome(StrEnum):
     IGNORED = "ignored"
     DUPLICATE = "duplicate"
     FAILED = "failed"
-    DENIED = "denied"
+    DENIED = "denied"  # `remediate approve|deny`
+    ROLLED_BACK = "rolled_back"  # `remediate rollback`
 
 
 class Result(BaseModel):

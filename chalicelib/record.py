@@ -13,7 +13,10 @@ import secrets
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chalicelib.finding import Finding
+from remediations.base import Plan
 
 JOIN_WINDOW = dt.timedelta(hours=24)
 BREACH_NOTICE = dt.timedelta(days=60)  # HIPAA Breach Notification Rule, 45 CFR 164.404(b)
@@ -107,6 +110,48 @@ class Incident(BaseModel):
     @property
     def time_to_remediate(self) -> dt.timedelta | None:
         return self.resolved_at - self.created_at if self.resolved_at else None
+
+
+class ApprovalState(StrEnum):
+    """An approval moves from `pending` exactly once (a conditional write)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+
+
+class Approval(BaseModel):
+    """A request for a human decision on one exact plan (`chalicelib.approval`)."""
+
+    model_config = ConfigDict(extra="ignore")  # the store's own keys (pk, sk, kind)
+
+    approval_id: str
+    state: ApprovalState
+    incident_id: str
+    policy: str
+    remediation: str
+    resource: str = Field(description="ARN (or type/id) of the resource")
+    account: str
+    plan: Plan = Field(description="exactly what would be applied, and from which state")
+    finding: Finding = Field(description="the finding that asked for it (re-planned from)")
+    approvers: list[str] = Field(default_factory=list, description=(
+        "who was asked (the allow-list is re-read when the decision is made)"))
+    required: int = Field(default=1, description="approvals needed (two-person rule: 2)")
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    held: bool = Field(default=False, description=(
+        "held by the blast-radius limit: one of its hour's group (`group_id`)"))
+    group_id: str | None = None
+    approved_by: list[str] = Field(default_factory=list, description=(
+        "approvers so far, under a two-person rule"))
+    decided_by: str | None = None
+    decided_at: str | None = None
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+
+    def expired(self, at: dt.datetime) -> bool:
+        return at >= self.expires_at
 
 
 def now() -> dt.datetime:

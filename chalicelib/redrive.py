@@ -26,6 +26,7 @@ from chalicelib.aws import translate
 from chalicelib.context import Context
 from chalicelib.errors import AutoremediateError, ConfigurationError, InvalidEvent
 from chalicelib.log import logger
+from chalicelib.outcome import Outcome
 
 # long enough that a message is not received twice in one run (a run handles each in
 # well under the Lambda timeout), short enough that an interrupted run frees them soon
@@ -63,7 +64,7 @@ def event_of(body: str) -> dict[str, Any]:
 
 def redrive(ctx: Context, queue_url: str) -> Iterator[Redriven]:
     """Handle every message in the queue once; yields one result per message."""
-    from chalicelib.outcome import Outcome, report
+    from chalicelib.outcome import report
     from chalicelib.pipeline import handle
 
     if not _QUEUE_URL.match(queue_url):
@@ -89,7 +90,7 @@ def redrive(ctx: Context, queue_url: str) -> Iterator[Redriven]:
                     out = report(results[0].event_id, results)
                     failed = any(r.outcome is Outcome.FAILED for r in results)
                 except (InvalidEvent, AutoremediateError) as exc:
-                    out = {"event_id": None, "outcome": "failed",
+                    out = {"event_id": None, "outcome": Outcome.FAILED,
                            "reason": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
                     failed = True
                 if failed:

@@ -15,6 +15,7 @@ from chalicelib.act import build, call_json
 from chalicelib.context import Context
 from chalicelib.errors import AutoremediateError, Refused, RollbackConflict
 from chalicelib.log import logger
+from chalicelib.outcome import Outcome
 from chalicelib.record import EntryKind, Status
 from remediations.base import Plan
 
@@ -51,6 +52,6 @@ def rollback(ctx: Context, incident_id: str, *, actor: str,
         "calls": done, "restored": plan.before, "forced": force})
     ctx.store.update_incident(incident_id, status=Status.ROLLED_BACK)
     logger.info("rolled back", extra={"incident_id": incident_id, "calls": len(done)})
-    return {"incident_id": incident_id, "outcome": "rolled_back",
+    return {"incident_id": incident_id, "outcome": Outcome.ROLLED_BACK,
             "resource": incident.resource, "remediation": incident.remediation,
             "changes": done, "restored": plan.before}

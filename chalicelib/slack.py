@@ -17,11 +17,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
 from chalicelib.approval import carry_out, check_approver, claim, decide_held
 from chalicelib.context import Context
 from chalicelib.errors import AutoremediateError, ConfigurationError, Refused
 from chalicelib.log import logger
 from chalicelib.outcome import Outcome
+from chalicelib.record import ApprovalState
 
 
 def signature_ok(secret: str | None, body: bytes, headers: Mapping[str, str], *,
@@ -63,29 +66,58 @@ def _payload(body: bytes) -> tuple[str, str, bool, bool]:
     return value, user, approve, group
 
 
-def dispatch(ctx: Context, job: dict[str, Any]) -> None:
-    """Run the decided work after the response: worker Lambda, else a thread. `job` is
-    {"approval_id"} for one decided approval, or {"held_group", "user", "approve"}."""
+class Job(BaseModel):
+    """Work the route hands to the approval worker after it answered Slack: one decided
+    approval to carry out, or every fix of a held group to decide as `user`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    approval_id: str | None = None
+    held_group: str | None = None
+    user: str | None = None
+    approve: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Job:
+        if (self.approval_id is None) == (self.held_group is None):
+            raise ValueError("a job names an approval_id or a held_group, not both")
+        if self.held_group is not None and not self.user:
+            raise ValueError("a held-group job names the deciding user")
+        return self
+
+    @property
+    def ref(self) -> str:
+        return str(self.approval_id or self.held_group)
+
+
+def dispatch(ctx: Context, job: Job) -> None:
+    """Run the decided work after the response: worker Lambda, else a thread."""
     worker = os.environ.get("REMEDIATION_WORKER")
     if worker:
         from chalicelib.aws import translate
 
         with translate(f"invoking {worker}"):
             ctx.aws.home_client("lambda").invoke(
-                FunctionName=worker, InvocationType="Event", Payload=json.dumps(job).encode())
+                FunctionName=worker, InvocationType="Event",
+                Payload=job.model_dump_json(exclude_defaults=True).encode())
         return
     threading.Thread(target=run_job, args=(ctx, job), daemon=False,
-                     name=f"approval-{job.get('approval_id') or job.get('held_group')}").start()
+                     name=f"approval-{job.ref}").start()
 
 
-def run_job(ctx: Context, job: dict[str, Any]) -> dict[str, Any]:
+def run_job(ctx: Context, job: Job | dict[str, Any]) -> dict[str, Any]:
     """The worker: finish one decided approval, or decide a held group (logs, never
-    raises)."""
-    ref = str(job.get("approval_id") or job.get("held_group"))
+    raises). `job` as `dispatch` sent it (the worker Lambda's event is its JSON)."""
     try:
-        if "held_group" in job:
+        job = Job.model_validate(job)
+    except ValidationError as exc:
+        logger.error("approval worker job refused", extra={"reason": str(exc)})
+        return {"outcome": Outcome.FAILED, "reason": f"not a worker job: {exc}"}
+    ref = job.ref
+    try:
+        if job.held_group is not None:
             group = ctx.store.held_group(ref)
-            results = decide_held(ctx, str(job["user"]), approve=bool(job["approve"]),
+            results = decide_held(ctx, str(job.user), approve=job.approve,
                                   policy=str(group["policy"]), account=str(group["account"]),
                                   group_id=ref)
             return {"held_group": ref, "results": [r.to_json() for r in results]}
@@ -93,12 +125,12 @@ def run_job(ctx: Context, job: dict[str, Any]) -> dict[str, Any]:
     except AutoremediateError as exc:
         logger.error("approved remediation could not run",
                      extra={"approval_id": ref, "error": type(exc).__name__})
-        return {"approval_id": ref, "outcome": "failed", "reason": str(exc)}
+        return {"approval_id": ref, "outcome": Outcome.FAILED, "reason": str(exc)}
 
 
 def handle_action(ctx: Context, body: bytes, headers: Mapping[str, str], *,
                   now: Callable[[], float] | None = None,
-                  run: Callable[[Context, dict[str, Any]], None] = dispatch,
+                  run: Callable[[Context, Job], None] = dispatch,
                   ) -> tuple[int, dict[str, Any]]:
     """The route's logic: (HTTP status, JSON body)."""
     try:
@@ -116,17 +148,17 @@ def handle_action(ctx: Context, body: bytes, headers: Mapping[str, str], *,
     if group:
         return _held_action(ctx, approval_id, user, approve=approve, run=run)
     try:
-        _, next_step = claim(ctx, approval_id, user, approve=approve)
+        _, state = claim(ctx, approval_id, user, approve=approve)
     except Refused as exc:
         return _ephemeral(str(exc))
-    if next_step is Outcome.APPROVAL_REQUESTED:
+    if state is ApprovalState.PENDING:
         text = f"Approved by <@{user}>; another approver is needed."
-    elif next_step is Outcome.REMEDIATED:
+    elif state is ApprovalState.APPROVED:
         text = f"Approved by <@{user}>: applying now. The outcome follows in this thread."
     else:
         text = f"Denied by <@{user}>; nothing was changed."
-    if next_step is not Outcome.APPROVAL_REQUESTED:
-        run(ctx, {"approval_id": approval_id})  # Slack message (and change) after we answer
+    if state is not ApprovalState.PENDING:
+        run(ctx, Job(approval_id=approval_id))  # Slack message (and change) after we answer
     return _ephemeral(text)
 
 
@@ -136,7 +168,7 @@ def _ephemeral(text: str) -> tuple[int, dict[str, Any]]:
 
 
 def _held_action(ctx: Context, group_id: str, user: str, *, approve: bool,
-                 run: Callable[[Context, dict[str, Any]], None]) -> tuple[int, dict[str, Any]]:
+                 run: Callable[[Context, Job], None]) -> tuple[int, dict[str, Any]]:
     """"Approve all" / "Deny all": check the group and the approver now, answer, and let
     the worker decide each held fix through the single decision path (each once)."""
     try:
@@ -144,7 +176,7 @@ def _held_action(ctx: Context, group_id: str, user: str, *, approve: bool,
         check_approver(ctx, str(group["policy"]), user, what=f"held fixes {group_id}")
     except Refused as exc:
         return _ephemeral(str(exc))
-    run(ctx, {"held_group": group_id, "user": user, "approve": approve})
+    run(ctx, Job(held_group=group_id, user=user, approve=approve))
     verb = "Approving" if approve else "Denying"
     return _ephemeral(f"{verb} every held fix of {group['policy']} in {group['account']} as "
                       f"<@{user}>; each is re-checked first. The tally replaces this message.")

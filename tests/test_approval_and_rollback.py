@@ -16,7 +16,7 @@ from chalicelib.context import Context
 from chalicelib.errors import NotFound, Refused, RollbackConflict
 from chalicelib.outcome import Outcome
 from chalicelib.pipeline import handle
-from chalicelib.record import Status
+from chalicelib.record import ApprovalState, Status
 from chalicelib.rollback import rollback
 from tests.conftest import make_context
 from tests.helpers import ALL_ON, load_event, public_access_block
@@ -44,7 +44,7 @@ def _kinds(ctx: Context, incident_id: str) -> list[str]:
 
 def test_approval_applies_the_plan_and_records_the_approver(approve_ctx: Context, s3: Any,
                                                            requested: str) -> None:
-    assert [a["approval_id"] for a in pending(approve_ctx)] == [requested]
+    assert [a.approval_id for a in pending(approve_ctx)] == [requested]
     r = decide(approve_ctx, requested, "U_ALICE", approve=True)
     assert r.outcome is Outcome.REMEDIATED
     assert public_access_block(s3, "phi-bucket") == ALL_ON
@@ -66,7 +66,7 @@ def test_only_listed_approvers_decide(approve_ctx: Context, s3: Any, requested: 
     with pytest.raises(Refused, match="not an approver"):
         decide(approve_ctx, requested, "U_MALLORY", approve=True)
     assert public_access_block(s3, "phi-bucket") is None
-    assert approve_ctx.store.approval(requested)["state"] == "pending"
+    assert approve_ctx.store.approval(requested).state is ApprovalState.PENDING
 
 
 def test_decided_once(approve_ctx: Context, requested: str) -> None:
@@ -104,7 +104,7 @@ def test_unknown_and_expired_approvals_are_refused(approve_ctx: Context, s3: Any
     with pytest.raises(Refused, match="expired"):
         decide(later, requested, "U_ALICE", approve=True)
     assert public_access_block(s3, "phi-bucket") is None
-    assert approve_ctx.store.approval(requested)["state"] == "expired"
+    assert approve_ctx.store.approval(requested).state is ApprovalState.EXPIRED
 
 
 def test_already_fixed_by_a_human_is_compliant(approve_ctx: Context, s3: Any,

@@ -142,14 +142,14 @@ def test_storm_beyond_the_limit_applies_or_holds_every_fix(aws: None, kms_key: s
     results = _in_threads([lambda e=e: handle(e, ctx) for e in events], 6)
     fixed = {b for b in buckets if public_access_block(s3, b) == ALL_ON}
     waiting = held(ctx, policy="s3-block-public-access", account="123456789012")
-    held_arns = {a["resource"] for a in waiting}
+    held_arns = {a.resource for a in waiting}
     assert len(fixed) == 3
     # none lost: every other bucket has exactly one pending held approval
     assert held_arns == {f"arn:aws:s3:::{b}" for b in set(buckets) - fixed}
     assert len(waiting) == len(held_arns)
     assert all("blast radius" in str(r.reason) for r in results
                if r.outcome is Outcome.APPROVAL_REQUESTED)
-    assert len({a["group_id"] for a in waiting}) == 1  # one group per account, policy, hour
+    assert len({a.group_id for a in waiting}) == 1  # one group per account, policy, hour
 
     decided = decide_held(ctx, "U_ONCALL", approve=True, policy="s3-block-public-access",
                           account="123456789012")

@@ -11,7 +11,7 @@ import pytest
 from chalicelib.context import Context
 from chalicelib.outcome import Outcome, report
 from chalicelib.pipeline import handle
-from chalicelib.record import EntryKind, Status
+from chalicelib.record import ApprovalState, EntryKind, Status
 from tests.conftest import make_context
 from tests.helpers import ALL_ON, default_encryption, load_event, public_access_block
 
@@ -241,7 +241,7 @@ def test_approve_mode_waits_and_changes_nothing(aws: None, s3: Any, tmp_path: Pa
     assert r.outcome is Outcome.APPROVAL_REQUESTED and r.approval_id
     assert r.changes[0]["operation"] == "PutPublicAccessBlock"
     assert public_access_block(s3, "phi-bucket") is None
-    assert ctx.store.approval(r.approval_id)["state"] == "pending"
+    assert ctx.store.approval(r.approval_id).state is ApprovalState.PENDING
 
 
 def test_several_matching_policies_each_run_in_file_order(aws: None, s3: Any,
@@ -274,7 +274,7 @@ def test_blast_radius_falls_back_to_approval(aws: None, s3: Any, tmp_path: Path)
                                             Outcome.APPROVAL_REQUESTED]
     assert "blast radius" in results[2].reason
     assert public_access_block(s3, "phi-bucket-2") is None
-    assert ctx.store.approval(str(results[2].approval_id))["state"] == "pending"
+    assert ctx.store.approval(str(results[2].approval_id)).state is ApprovalState.PENDING
 
 
 def test_auto_limit_setting_is_validated() -> None:

@@ -21,6 +21,8 @@ from chalicelib.approval import sweep
 from chalicelib.context import Context, current
 from chalicelib.outcome import Outcome
 from chalicelib.pipeline import handle
+from chalicelib.record import ApprovalState
+from chalicelib.slack import Job
 from tests.helpers import load_event
 from tests.slack_standin import SlackStandIn
 
@@ -119,7 +121,7 @@ def test_request_posts_block_kit_with_buttons(env: Context, slack: SlackStandIn)
         ("approve", r.approval_id), ("deny", r.approval_id)]
     text = json.dumps(body)
     assert "iam:CreatePolicyVersion" in text and "164.312(a)(1)" in text
-    assert env.store.approval(r.approval_id)["slack_ts"]
+    assert env.store.approval(r.approval_id).slack_ts
 
 
 def test_signed_approval_round_trip(client: Client, env: Context, slack: SlackStandIn) -> None:
@@ -161,7 +163,7 @@ def test_forged_or_stale_requests_are_401_and_change_nothing(
     }[forge]
     response = _click(client, body, headers)
     assert response.status_code == 401
-    assert env.store.approval(r.approval_id)["state"] == "pending"
+    assert env.store.approval(r.approval_id).state is ApprovalState.PENDING
     assert _default_statements(arn) == [READ, WILD]
 
 
@@ -184,7 +186,7 @@ def test_unlisted_user_cannot_approve(client: Client, env: Context) -> None:
     body = _body(r.approval_id, "U_MALLORY")
     response = _click(client, body, _headers(body))
     assert response.status_code == 200 and "not an approver" in response.json_body["text"]
-    assert env.store.approval(r.approval_id)["state"] == "pending"
+    assert env.store.approval(r.approval_id).state is ApprovalState.PENDING
     assert _default_statements(arn) == [READ, WILD]
 
 
@@ -200,7 +202,7 @@ def test_slack_down_keeps_the_approval_and_cli_decides(env: Context,
     slack.fail = "channel_not_found"
     arn = _wildcard_policy()
     r = _request(env, arn)
-    assert env.store.approval(r.approval_id)["state"] == "pending"
+    assert env.store.approval(r.approval_id).state is ApprovalState.PENDING
     failed = [e for e in env.store.entries(r.incident_id) if e.kind.value == "failed"]
     assert failed and "channel_not_found" in failed[0].detail["reason"]
     done = decide(env, r.approval_id, "U_BOB", approve=True)
@@ -217,7 +219,7 @@ def test_expired_approvals_are_swept_and_cannot_be_approved(
                     clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(hours=4, minutes=1))
     assert sweep(env) == []
     assert sweep(later) == [r.approval_id]
-    assert env.store.approval(r.approval_id)["state"] == "expired"
+    assert env.store.approval(r.approval_id).state is ApprovalState.EXPIRED
     assert any(m == "chat.update" and "Expired" in b["text"] for m, b, _ in slack.calls)
     body = _body(r.approval_id, "U_ALICE")
     response = _click(client, body, _headers(body))
@@ -270,18 +272,19 @@ def test_deny_answers_first_and_updates_slack_after(client: Client, env: Context
     arn = _wildcard_policy()
     r = _request(env, arn)
     calls_before = len(slack.calls)
-    seen: list[dict[str, Any]] = []
+    seen: list[Job] = []
     from chalicelib.slack import handle_action
 
     body = _body(r.approval_id, "U_BOB", "deny")
     status, answer = handle_action(env, body, {k.lower(): v for k, v in _headers(body).items()},
                                    run=lambda c, a: seen.append(a))
     assert status == 200 and "Denied" in answer["text"]
-    job = {"approval_id": r.approval_id}
-    assert seen == [job] and len(slack.calls) == calls_before  # no Slack call yet
+    assert seen == [Job(approval_id=r.approval_id)]
+    assert len(slack.calls) == calls_before  # no Slack call yet
     from chalicelib.slack import run_job
 
-    assert run_job(env, job)["outcome"] == "denied"
+    # the worker Lambda gets the job as JSON, as dispatch sends it
+    assert run_job(env, json.loads(seen[0].model_dump_json()))["outcome"] == "denied"
     update = next(b for m, b, _ in slack.calls if m == "chat.update")
     assert "Denied by <@U_BOB>" in update["text"]
     assert _default_statements(arn) == [READ, WILD]
@@ -359,3 +362,14 @@ def test_a_guardduty_incident_message_says_how_to_assess_it(env: Context,
     (r,) = handle(load_event("guardduty_ec2_ssh_bruteforce"), env)
     texts = [b.get("text", "") for m, b, _ in slack.calls if m == "chat.postMessage"]
     assert any(f"remediate assess {r.incident_id} --breach yes|no" in t for t in texts)
+
+
+@pytest.mark.parametrize("job", [{}, {"approval_id": "a", "held_group": "g", "user": "U"},
+                                 {"held_group": "HELD#1#p#h"}, {"approval_id": 3},
+                                 {"approval_id": "a", "extra": 1}])
+def test_the_worker_refuses_a_malformed_job_without_raising(env: Context,
+                                                            job: dict[str, Any]) -> None:
+    from chalicelib.slack import run_job
+
+    out = run_job(env, job)
+    assert out["outcome"] == "failed" and "not a worker job" in out["reason"]

@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from chalicelib.errors import NotFound
+from chalicelib.record import Approval, ApprovalState
 from chalicelib.store.table import Table, iso
 
 
@@ -21,34 +22,46 @@ def held_group_id(account: str, policy: str, at: dt.datetime) -> str:
     return f"HELD#{account}#{policy}#{at.astimezone(dt.UTC):%Y-%m-%dT%H}"
 
 
+# held fixes carry `held` = "true" (and their group); others have no `held` attribute
+_HELD = "true"
+
+
 class Approvals(Table):
-    def put_approval(self, approval_id: str, item: dict[str, Any]) -> None:
-        self._put({"pk": f"APPROVAL#{approval_id}", "sk": "META", "kind": "approval",
-                   "approval_id": approval_id,
+    def put_approval(self, approval: Approval) -> None:
+        item = approval.model_dump(mode="json", exclude_none=True,
+                                   exclude={"held", "approved_by"})
+        self._put({"pk": f"APPROVAL#{approval.approval_id}", "sk": "META", "kind": "approval",
                    **{k: json.dumps(v, default=str) if isinstance(v, dict | list) else v
-                      for k, v in item.items()}},
+                      for k, v in item.items()},
+                   "created_at": approval.created_at.isoformat(),
+                   "expires_at": approval.expires_at.isoformat(),
+                   **({"held": _HELD} if approval.held else {})},
                   condition="attribute_not_exists(pk)")
 
-    def approval(self, approval_id: str) -> dict[str, Any]:
+    def approval(self, approval_id: str) -> Approval:
         item = self._get(f"APPROVAL#{approval_id}", "META")
         if item is None:
             raise NotFound(f"no approval {approval_id!r}")
         return self._approval_from(item)
 
-    def pending_approvals(self, **equal: str) -> list[dict[str, Any]]:
-        """Approvals still waiting for a decision (whose attributes equal `equal`)."""
-        found = [self._approval_from(i)
-                 for i in self._scan(kind="approval", state="pending", **equal)]
-        return sorted(found, key=lambda a: str(a.get("created_at")))
+    def pending_approvals(self, *, held: bool = False, **equal: str) -> list[Approval]:
+        """Approvals still waiting for a decision (only held ones when `held`; whose
+        attributes equal `equal`), oldest first."""
+        if held:
+            equal["held"] = _HELD
+        found = [self._approval_from(i) for i in self._scan(
+            kind="approval", state=ApprovalState.PENDING.value, **equal)]
+        return sorted(found, key=lambda a: a.created_at)
 
     @staticmethod
-    def _approval_from(item: dict[str, Any]) -> dict[str, Any]:
+    def _approval_from(item: dict[str, Any]) -> Approval:
         if isinstance(item.get("approved_by"), set):
             item["approved_by"] = sorted(item["approved_by"])
         for key in ("plan", "finding", "approvers"):
             if isinstance(item.get(key), str):
                 item[key] = json.loads(item[key])
-        return item
+        item["held"] = item.get("held") == _HELD
+        return Approval.model_validate(item)
 
     def set_approval_fields(self, approval_id: str, **fields: Any) -> None:
         self._update(f"APPROVAL#{approval_id}", "META", fields,
@@ -64,12 +77,12 @@ class Approvals(Table):
             ConditionExpression="#s = :p AND NOT contains(approved_by, :user)",
             ExpressionAttributeNames={"#s": "state"},
             ExpressionAttributeValues={":u": {"SS": [user]}, ":user": {"S": user},
-                                       ":p": {"S": "pending"}},
+                                       ":p": {"S": ApprovalState.PENDING.value}},
             ReturnValues="ALL_NEW")
         return len(got["Attributes"]["approved_by"]["SS"])
 
-    def decide_approval(self, approval_id: str, state: str, user: str, *,
-                        expected: str = "pending") -> None:
+    def decide_approval(self, approval_id: str, state: ApprovalState, user: str, *,
+                        expected: ApprovalState = ApprovalState.PENDING) -> None:
         """Move an approval from `expected` to `state` exactly once (StateConflict if not)."""
         self.call(
             "UpdateItem",
@@ -77,9 +90,9 @@ class Approvals(Table):
             UpdateExpression="SET #s = :new, decided_by = :u, decided_at = :t",
             ConditionExpression="#s = :expected",
             ExpressionAttributeNames={"#s": "state"},
-            ExpressionAttributeValues={":new": {"S": state}, ":u": {"S": user},
+            ExpressionAttributeValues={":new": {"S": state.value}, ":u": {"S": user},
                                        ":t": {"S": iso(self.clock())},
-                                       ":expected": {"S": expected}})
+                                       ":expected": {"S": expected.value}})
 
     # -- held groups ------------------------------------------------------------------------
     def hold(self, group_id: str, approval_id: str, *, account: str,

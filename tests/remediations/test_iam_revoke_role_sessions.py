@@ -85,4 +85,4 @@ def test_a_second_finding_about_the_same_role_joins_the_pending_approval(
     assert second.approval_id == first.approval_id
     assert second.incident_id == first.incident_id
     assert "already pending" in str(second.reason)
-    assert [a["approval_id"] for a in ctx.store.pending_approvals()] == [first.approval_id]
+    assert [a.approval_id for a in ctx.store.pending_approvals()] == [first.approval_id]
