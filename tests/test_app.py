@@ -111,3 +111,63 @@ def test_the_monthly_drill_runs_only_when_the_stage_turns_it_on(
     with Client(app, stage_name="drills", project_dir=str(tmp_path)) as on:
         ran = on.lambda_.invoke("monthly_drill", event).payload
     assert ran["ok"] and len(ran["scenarios"]) >= 5
+
+
+def test_securityhub_handler_fixes_and_resolves_the_finding(client: Client, s3: Any) -> None:
+    s3.create_bucket(Bucket="phi-bucket")
+    out = _invoke(client, "securityhub_findings", load_event("securityhub_s3_8_failed"))
+    assert (out["outcome"], out["resource"]) == ("remediated", "arn:aws:s3:::phi-bucket")
+    assert s3.get_public_access_block(Bucket="phi-bucket")[
+        "PublicAccessBlockConfiguration"] == ALL_ON
+
+
+def test_approval_worker_carries_out_a_decided_approval(
+        client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker Lambda gets the job the Slack route dispatched, as JSON."""
+    import boto3
+
+    from chalicelib.approval import claim
+    from chalicelib.context import current
+
+    monkeypatch.setenv("REMEDIATION_APPROVERS", "U_ONCALL")
+    iam = boto3.client("iam", region_name="us-east-1")
+    read = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+    arn = iam.create_policy(PolicyName="ops-admin", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            read, {"Effect": "Allow", "Action": "*", "Resource": "*"}]}))["Policy"]["Arn"]
+    event = load_event("cloudtrail_create_policy")
+    event["detail"]["responseElements"]["policy"]["arn"] = arn
+    out = _invoke(client, "cloudtrail_calls", event)
+    assert out["outcome"] == "approval_requested"
+    claim(current(), out["approval_id"], "U_ONCALL", approve=True)
+    done = _invoke(client, "approval_worker", {"approval_id": out["approval_id"]})
+    assert done["outcome"] == "remediated"
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    doc = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+    assert doc["Statement"] == [read]
+    refused = _invoke(client, "approval_worker", {"neither": "approval nor group"})
+    assert refused["outcome"] == "failed" and "not a worker job" in refused["reason"]
+
+
+def test_approval_sweeper_reports_expired_approvals(client: Client) -> None:
+    event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event",
+                                            detail={}, resources=[])
+    assert client.lambda_.invoke("approval_sweeper", event).payload == {"expired": []}
+
+
+def test_the_app_imports_when_a_source_has_no_policy(tmp_path: Any) -> None:
+    """A deployment whose policies name no CloudWatch alarm has no such pattern: the app
+    still imports, and that handler simply has no rule."""
+    import runpy
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    patterns = json.loads((root / "chalicelib" / "event_patterns.json").read_text())
+    del patterns["cloudwatch"]
+    (tmp_path / "chalicelib").mkdir()
+    (tmp_path / "chalicelib" / "event_patterns.json").write_text(json.dumps(patterns))
+    shutil.copy(root / "app.py", tmp_path / "app.py")
+    module = runpy.run_path(str(tmp_path / "app.py"))
+    rules = {h.name for h in module["app"].event_sources}
+    assert "cloudwatch_alarms" not in rules and "cloudtrail_calls" in rules
