@@ -6,10 +6,47 @@ from typing import Any
 import boto3
 import pytest
 
+from chalicelib.errors import VerifyFailed
 from chalicelib.finding import Resource
 from remediations import load
-from remediations.base import Remediation, Target
+from remediations.base import Plan, Remediation, Target
 from tests.conftest import CallLog
+
+# remediation name -> sabotaged applies its verify caught, in this worker's tests
+_SABOTAGE_CAUGHT: dict[str, int] = {}
+
+
+@pytest.fixture(autouse=True)
+def sabotaged_apply_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every apply in these tests is first sabotaged: it stops before its last call, and
+    `verify` (reading AWS back) must report the difference; then the last call is made and
+    the test goes on as written. So each remediation's read-back is proven to see a change
+    that did not (fully) happen, in every scenario its tests drive."""
+    real = Remediation.apply
+
+    def sabotaged(self: Remediation, plan: Plan) -> None:
+        if not plan.calls:
+            return real(self, plan)
+        *first, last = plan.calls
+        real(self, plan.model_copy(update={"calls": first}))
+        with pytest.raises(VerifyFailed):
+            self.verify(plan)
+        _SABOTAGE_CAUGHT[self.name] = _SABOTAGE_CAUGHT.get(self.name, 0) + 1
+        return real(self, plan.model_copy(update={"calls": [last]}))
+
+    monkeypatch.setattr(Remediation, "apply", sabotaged)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def every_remediation_is_sabotaged_once(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A remediation's test module applies it at least once, so the sabotage above ran."""
+    name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    before = _SABOTAGE_CAUGHT.get(name, 0)
+    yield
+    cls = load().get(name)
+    if cls is not None and not cls.record_only:
+        assert _SABOTAGE_CAUGHT.get(name, 0) > before, (
+            f"no test in {request.module.__name__} applied {name}: its read-back is unproven")
 
 
 @pytest.fixture
