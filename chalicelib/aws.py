@@ -20,9 +20,25 @@ ERROR_MAP: dict[str, type[errors.AutoremediateError]] = {
     "AccessDeniedException": errors.AccessDenied,
     "AuthorizationError": errors.AccessDenied,
     "UnauthorizedOperation": errors.AccessDenied,
+    # the resource a finding named no longer exists (ephemeral resources are common)
     "NoSuchBucket": errors.ResourceGone,
-    "NoSuchEntity": errors.ResourceGone,
-    "NotFoundException": errors.InvalidKey,  # KMS: unknown key id, ARN or alias
+    "NoSuchEntity": errors.ResourceGone,  # IAM role, user, policy, access key
+    "TrailNotFoundException": errors.ResourceGone,
+    "InvalidGroup.NotFound": errors.ResourceGone,  # EC2 security group
+    "InvalidSnapshot.NotFound": errors.ResourceGone,  # EBS snapshot
+    "InvalidVpcID.NotFound": errors.ResourceGone,
+    "InvalidInstanceID.NotFound": errors.ResourceGone,
+    "DBInstanceNotFound": errors.ResourceGone,
+    "DBSnapshotNotFound": errors.ResourceGone,
+    "DBClusterSnapshotNotFoundFault": errors.ResourceGone,
+    "ResourceNotFoundException": errors.ResourceGone,  # log group, Lambda function
+    "AWS.SimpleQueueService.NonExistentQueue": errors.ResourceGone,
+    "QueueDoesNotExist": errors.ResourceGone,
+    "NotFound": errors.ResourceGone,  # SNS topic
+    # KMS: an unknown key id, ARN or alias is almost always our configured key
+    # (REMEDIATION_KMS_KEY missing in the finding's account): a failure with that message,
+    # not a vanished resource
+    "NotFoundException": errors.InvalidKey,
     "DisabledException": errors.InvalidKey,
     "KMSInvalidStateException": errors.InvalidKey,
     "ConditionalCheckFailedException": errors.StateConflict,

@@ -19,7 +19,7 @@ from typing import Any
 from chalicelib import approval, gate, notify, writeback
 from chalicelib.act import ACTOR, calls_json, execute, remediation_for
 from chalicelib.context import Context
-from chalicelib.errors import AutoremediateError, HandsOff, NotApplicable
+from chalicelib.errors import AutoremediateError, HandsOff, NotApplicable, ResourceGone
 from chalicelib.finding import Finding, Ignored, Resource, Source, normalize
 from chalicelib.log import logger
 from chalicelib.outcome import Outcome, Result
@@ -71,8 +71,9 @@ def handle(event: Any, ctx: Context, *, dry_run: bool = False,
             ctx.store.release_finding(key, channel, finding.event_id)
         raise
     ctx.store.finish_event(finding.event_id, [r.to_json() for r in results])
-    for result, prior in zip(results, acted or [None] * len(results), strict=True):
-        writeback.outcome(ctx, finding, result, acted=prior)
+    if not (dry_run or ctx.settings.dry_run or drill is not None):  # they change nothing
+        for result, prior in zip(results, acted or [None] * len(results), strict=True):
+            writeback.outcome(ctx, finding, result, acted=prior)
     if first is None:
         for (one, policy), result in zip(work, results, strict=True):
             notify.outcome(ctx, result, breach_clock=_starts_clock(one, policy))
@@ -198,6 +199,25 @@ def _cleared(finding: Finding, policy: Policy, resource: Resource, ctx: Context)
                                                 "incident"})
 
 
+def _gone(finding: Finding, policy: Policy, resource: Resource, ctx: Context,
+          gone: ResourceGone, result: Result, batch: Batch) -> Result:
+    """The resource was deleted before we got to it (ephemeral resources are common):
+    nothing to fix and nothing to retry. Noted on its open incident, if it has one."""
+    reason = f"resource no longer exists: {gone}"
+    logger.info("resource gone", extra={"reason": reason})
+    result = result.model_copy(update={"outcome": Outcome.IGNORED, "reason": reason})
+    incident = ctx.store.open_incident(finding.account, resource.display, policy.name)
+    if incident is None:
+        return result
+    iid = incident.incident_id
+    ctx.store.append(iid, EntryKind.DETECTED, finding.actor or finding.source.value,
+                     {**_detected(finding), "joined": True}, batch=batch)
+    ctx.store.append(iid, EntryKind.VERIFIED, ACTOR, {
+        "note": "the resource no longer exists; nothing was changed", "reason": reason},
+        batch=batch)
+    return result.model_copy(update={"incident_id": iid})
+
+
 def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
            dry_run: bool, failure: AutoremediateError | None, drill: bool,
            lease: Lease, batch: Batch) -> Result:
@@ -224,6 +244,8 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
     if isinstance(failure, NotApplicable):
         logger.info("not applicable", extra={"reason": str(failure)})
         return result.model_copy(update={"outcome": Outcome.IGNORED, "reason": str(failure)})
+    if isinstance(failure, ResourceGone):
+        return _gone(finding, policy, resource, ctx, failure, result, batch)
 
     incident, joined = ctx.store.open_or_join(
         _new_incident(finding, policy, resource, ctx, drill=drill), lease=lease, batch=batch)
@@ -247,7 +269,9 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
     if plan.record_only:
         ctx.store.append(iid, EntryKind.PLANNED, ACTOR, {"note": "record only; no change"},
                          batch=batch)
-        return result.model_copy(update={"outcome": Outcome.INCIDENT_OPENED})
+        return result.model_copy(update={
+            "outcome": Outcome.INCIDENT_OPENED,
+            "reason": f"{policy.remediation} records this for a human; nothing was changed"})
     if plan.is_noop:
         ctx.store.append(iid, EntryKind.VERIFIED, ACTOR,
                          {"note": "already compliant", "state": plan.before}, batch=batch)
@@ -255,7 +279,8 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
             ctx.store.update_incident(iid, batch=batch, status=Status.RESOLVED,
                                       resolved_at=ctx.clock())
             ctx.store.append(iid, EntryKind.CLOSED, ACTOR, {"status": "resolved"}, batch=batch)
-        return result.model_copy(update={"outcome": Outcome.COMPLIANT})
+        return result.model_copy(update={"outcome": Outcome.COMPLIANT,
+                                          "reason": "already compliant when checked"})
 
     changes = calls_json(plan)
     if decision.decision is gate.Decision.DRY_RUN:

@@ -58,8 +58,10 @@ class RdsSnapshotPrivate(Remediation):
 
     @property
     def snapshot(self) -> str:
+        """The identifier; from an ARN, everything after `snapshot:` / `cluster-snapshot:`
+        (automated snapshots are named `rds:<db>-<date>`: the prefix is part of the id)."""
         ref = self.target.resource.arn or self.target.resource.id
-        return ref.rsplit(":", 1)[-1] if ref.startswith("arn:") else ref
+        return ref.split(":", 6)[6] if ref.startswith("arn:") else ref
 
     def resolve(self) -> Resource:
         """Find the snapshot by identifier, ARN or (cluster snapshots) resource id; its ARN."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -218,10 +219,13 @@ def test_guardduty_finding_opens_a_record_only_incident(ctx: Context) -> None:
     assert "164.308(a)(6)(ii)" in incident.controls
 
 
-def test_missing_bucket_fails_with_the_reason(ctx: Context) -> None:
-    r = handle(load_event("cloudtrail_put_bucket_policy", bucket="gone-bucket"), ctx)[0]
-    assert r.outcome is Outcome.FAILED and "NoSuchBucket" in r.reason
-    assert _kinds(ctx, r.incident_id) == ["detected", "failed"]
+def test_missing_bucket_is_ignored_with_the_reason_and_no_incident(ctx: Context) -> None:
+    """Not `failed` (which EventBridge retries into the dead-letter queue): it is gone."""
+    results = handle(load_event("cloudtrail_put_bucket_policy", bucket="gone-bucket"), ctx)
+    assert [r.outcome for r in results] == [Outcome.IGNORED] * len(results)
+    assert all(r.reason and "NoSuchBucket" in r.reason and r.incident_id is None
+               for r in results)
+    assert ctx.store.incidents() == []
 
 
 def test_missing_kms_setting_fails_and_never_falls_back(aws: None, s3: Any) -> None:
@@ -292,3 +296,45 @@ def test_guardduty_resource_tagged_exempt_opens_no_incident(ctx: Context) -> Non
         {"key": "autoremediate:exempt", "value": "true"})
     (r,) = handle(event, ctx)
     assert r.outcome is Outcome.EXEMPT and r.incident_id is None
+
+
+@pytest.mark.parametrize("gone", ["bucket", "trail", "security group"])
+def test_a_resource_deleted_before_the_fix_is_ignored_and_noted_on_its_incident(
+        ctx: Context, s3: Any, gone: str) -> None:
+    """Ephemeral resources are common: a finding for one that no longer exists is no
+    failure to retry. A dry run leaves the incident open; the second finding, after the
+    resource went, is `ignored` with the reason and noted on that incident."""
+    import boto3
+
+    if gone == "bucket":
+        s3.create_bucket(Bucket="gone-bucket")
+        event = load_event("cloudtrail_put_bucket_policy", bucket="gone-bucket")
+        delete = lambda: s3.delete_bucket(Bucket="gone-bucket")  # noqa: E731
+        code = "NoSuchBucket"
+    elif gone == "trail":
+        s3.create_bucket(Bucket="trail-logs")
+        ct = boto3.client("cloudtrail", region_name="us-east-1")
+        arn = ct.create_trail(Name="gone-trail", S3BucketName="trail-logs")["TrailARN"]
+        event = load_event("cloudtrail_stop_logging")
+        event["detail"]["requestParameters"]["name"] = arn
+        delete = lambda: ct.delete_trail(Name="gone-trail")  # noqa: E731
+        code = "no trail"
+    else:
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        group = ec2.create_security_group(GroupName="gone", Description="gone")["GroupId"]
+        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+            "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+        event = load_event("cloudtrail_authorize_security_group_ingress")
+        event = json.loads(json.dumps(event).replace("sg-0123456789abcdef0", group))
+        delete = lambda: ec2.delete_security_group(GroupId=group)  # noqa: E731
+        code = "InvalidGroup.NotFound"
+    first = handle(event, ctx, dry_run=True)[0]
+    assert first.outcome is Outcome.DRY_RUN and first.incident_id
+    delete()
+    again = handle({**event, "id": f"{event['id']}-again"}, ctx)[0]
+    assert again.outcome is Outcome.IGNORED and again.incident_id == first.incident_id
+    assert again.reason and again.reason.startswith("resource no longer exists: ")
+    assert code in again.reason
+    assert _kinds(ctx, first.incident_id)[-2:] == ["detected", "verified"]
+    assert ctx.store.incident(first.incident_id).status is Status.OPEN

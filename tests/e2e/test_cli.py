@@ -58,11 +58,24 @@ def test_dry_run_flag_and_env_change_nothing(cli: Cli, s3: Any, tmp_path: Path) 
     assert public_access_block(s3, bucket) is None
 
 
-def test_failed_outcome_exits_1(cli: Cli, tmp_path: Path) -> None:
+def test_failed_outcome_exits_1(cli: Cli, s3: Any, tmp_path: Path) -> None:
+    """A real failure: the key the fix must use does not exist in the account."""
+    bucket = f"fail-{tmp_path.name}".lower().replace("_", "-")[:60]
+    s3.create_bucket(Bucket=bucket)
+    event = load_event("cloudtrail_delete_bucket_encryption", bucket=bucket)
+    code, out = cli.json("handle", event_file(tmp_path, event),
+                         env={"REMEDIATION_KMS_KEY": "alias/no-such-key-e2e"})
+    assert (code, out["outcome"]) == (1, "failed"), out
+    assert "alias/no-such-key-e2e" in out["reason"] and out["incident_id"]
+    assert default_encryption(s3, bucket) is None
+
+
+def test_a_resource_that_is_gone_is_ignored_and_exits_0(cli: Cli, tmp_path: Path) -> None:
     event = load_event("cloudtrail_put_bucket_policy", bucket="no-such-bucket-e2e")
     code, out = cli.json("handle", event_file(tmp_path, event))
-    assert (code, out["outcome"]) == (1, "failed")
-    assert "NoSuchBucket" in out["reason"] and out["incident_id"]
+    assert (code, out["outcome"]) == (0, "ignored"), out
+    assert out["reason"].startswith("resource no longer exists: ")
+    assert "NoSuchBucket" in out["reason"] and out.get("incident_id") is None
 
 
 def test_bad_input_exits_2_with_one_line(cli: Cli, tmp_path: Path) -> None:

@@ -58,3 +58,14 @@ def test_config_and_cloudtrail_name_the_same_snapshot(ctx: Context, rds: Any) ->
         "dBSnapshotIdentifier": "weekly", "valuesToAdd": ["all"]}), ctx)[0]
     assert first.outcome is Outcome.REMEDIATED and second.outcome is Outcome.COMPLIANT
     assert first.incident_id == second.incident_id
+
+
+def test_a_snapshot_deleted_before_we_got_to_it_is_ignored(ctx: Context, rds: Any) -> None:
+    """Gone: `ignored`, no incident. An automated snapshot (moto refuses to create one)
+    keeps its `rds:` prefix: the id is everything after `snapshot:` in the ARN."""
+    arn = "arn:aws:rds:us-east-1:123456789012:snapshot:rds:phi-db-2026-12-02-03-00"
+    r = handle(config_event("rds-snapshots-public-prohibited", "AWS::RDS::DBSnapshot",
+                            arn), ctx)[0]
+    assert r.outcome is Outcome.IGNORED and r.incident_id is None
+    assert r.reason == ("resource no longer exists: no DBSnapshot "
+                        "rds:phi-db-2026-12-02-03-00")
