@@ -1,5 +1,7 @@
 """Decide what to do with a matched finding: ignore our own changes, honour exemptions, and
-pick dry-run, approval or automatic action.
+pick dry-run, approval or automatic action; turn `auto` into approval when the resource
+keeps being reverted (`fight`) or the account's hourly budget is spent (`over_budget`).
+Every mode decision is made here; the pipeline only carries it out.
 
 Example:
     >>> decide(policy, tags={"autoremediate:exempt": "true"}, dry_run=False).decision
@@ -8,13 +10,19 @@ Example:
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from chalicelib.finding import Finding
 from chalicelib.policy import Mode, Policy
+
+if TYPE_CHECKING:
+    from chalicelib.record import Incident
 
 
 class Decision(StrEnum):
@@ -27,8 +35,13 @@ class Decision(StrEnum):
 
 @dataclass(frozen=True)
 class Gate:
+    """A decision and why. `held`: an automatic fix held for approval by the blast-radius
+    limit; `fighting`: who keeps reverting the resource (the IaC-fight brake fired)."""
+
     decision: Decision
     reason: str
+    held: bool = False
+    fighting: tuple[str, ...] | None = None
 
 
 _ASSUMED = re.compile(r"^arn:aws[\w-]*:sts::(\d{12}):assumed-role/([^/]+)/")
@@ -93,3 +106,33 @@ def decide(policy: Policy, tags: Mapping[str, str], *, dry_run: bool,
     if policy.mode is Mode.APPROVE:
         return Gate(Decision.APPROVAL, f"policy {policy.name} requires approval")
     return Gate(Decision.AUTO, f"policy {policy.name} remediates automatically")
+
+
+def fight(policy: Policy, incident: Incident, finding: Finding, *,
+          now: dt.datetime) -> Gate | None:
+    """Approval instead of a fix when the resource was already fixed `fight_after` times
+    within the policy's window: something else (IaC) keeps reverting it, and fixing it
+    again would only feed the loop. None when there is no fight."""
+    hours = policy.fight_window_hours
+    recent = incident.fixes_since(now - dt.timedelta(hours=hours))
+    if len(recent) < policy.fight_after:
+        return None
+    who = Counter(str(f["drifted_by"]) for f in recent if f.get("drifted_by"))
+    if current := finding.actor_role or finding.actor:
+        who[current] += 1
+    principals = tuple(p for p, _ in who.most_common())
+    reason = f"re-drifted {len(recent)} times in {hours:g} h: a pipeline may own this resource"
+    if principals:
+        reason += f" (reverted by {', '.join(principals[:3])})"
+    reason += (f"; the fix waits for approval and applies once; tag the resource "
+               f"{policy.exempt_tag}=true to leave it to its owner")
+    return Gate(Decision.APPROVAL, reason, fighting=principals)
+
+
+def over_budget(policy: Policy, account: str, limit: int) -> Gate:
+    """The blast-radius limit: `limit` automatic changes were already made in `account`
+    this hour, so this fix is held for approval (with its group's one-step approval)."""
+    return Gate(Decision.APPROVAL, (
+        f"blast radius: {limit} automatic changes were already made in account {account} "
+        f"this hour; the fix is held for approval (approve all held fixes at once: "
+        f"remediate approve --held --policy {policy.name} --account {account})"), held=True)

@@ -12,8 +12,6 @@ Raises:
 
 from __future__ import annotations
 
-import datetime as dt
-from collections import Counter
 from typing import Any
 
 from chalicelib import approval, gate, notify, writeback
@@ -27,7 +25,7 @@ from chalicelib.policy import Policy, match
 from chalicelib.record import BREACH_NOTICE, EntryKind, Incident, Status, new_id
 from chalicelib.store.leases import LEASE_ATTRIBUTES, Lease
 from chalicelib.store.table import Batch
-from remediations.base import Remediation
+from remediations.base import Plan, Remediation
 
 
 def handle(event: Any, ctx: Context, *, dry_run: bool = False,
@@ -221,6 +219,7 @@ def _gone(finding: Finding, policy: Policy, resource: Resource, ctx: Context,
 def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
            dry_run: bool, failure: AutoremediateError | None, drill: bool,
            lease: Lease, batch: Batch) -> Result:
+    """Gate, plan and record; then carry out the gate's decision."""
     resource = rem.target.resource
     result = Result(event_id=finding.event_id, outcome=Outcome.FAILED, policy=policy.name,
                     remediation=policy.remediation, resource=resource.display)
@@ -230,13 +229,9 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
         try:
             decision = gate.decide(policy, rem.tags(), dry_run=dry_run,
                                    account=finding.account)
-            if decision.decision is gate.Decision.NOT_SELECTED:
-                logger.info("not selected", extra={"reason": decision.reason})
-                return result.model_copy(update={"outcome": Outcome.IGNORED,
-                                                  "reason": decision.reason})
-            if decision.decision is gate.Decision.EXEMPT:
-                logger.info("exempt", extra={"reason": decision.reason})
-                return result.model_copy(update={"outcome": Outcome.EXEMPT,
+            if decision.decision in _UNTOUCHED:
+                logger.info(decision.decision.value, extra={"reason": decision.reason})
+                return result.model_copy(update={"outcome": _UNTOUCHED[decision.decision],
                                                   "reason": decision.reason})
             plan = rem.plan()
         except AutoremediateError as exc:
@@ -282,75 +277,67 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
         return result.model_copy(update={"outcome": Outcome.COMPLIANT,
                                           "reason": "already compliant when checked"})
 
-    changes = calls_json(plan)
+    result = result.model_copy(update={"changes": calls_json(plan)})
     if decision.decision is gate.Decision.DRY_RUN:
         ctx.store.append(iid, EntryKind.DRY_RUN, ACTOR, {
             "reason": decision.reason, "before": plan.before, "after": plan.after,
-            "calls": changes}, batch=batch)
-        return result.model_copy(update={"outcome": Outcome.DRY_RUN, "changes": changes,
+            "calls": result.changes}, batch=batch)
+        return result.model_copy(update={"outcome": Outcome.DRY_RUN,
                                           "reason": decision.reason})
     if decision.decision is gate.Decision.AUTO:
-        decision = _fight(finding, policy, incident, ctx, batch) or decision
-    held = False
+        decision = gate.fight(policy, incident, finding, now=ctx.clock()) or decision
+    if decision.fighting is not None:
+        ctx.store.update_incident(iid, batch=batch, fighting=True,
+                                  fighting_principals=list(decision.fighting))
+        logger.warning("re-drift loop", extra={"principals": list(decision.fighting)})
     if decision.decision is gate.Decision.AUTO:
-        # "planned" and the hour's blast-radius count are written together, before the
-        # change: over the limit, neither is, and the fix is held for approval instead
-        unplanned = batch.checkpoint()
-        ctx.store.append(iid, EntryKind.PLANNED, ACTOR, {
-            "reason": decision.reason, "before": plan.before, "after": plan.after,
-            "calls": changes}, batch=batch)
-        if incident.status is Status.RESOLVED:  # drifted again after a fix: re-open
-            ctx.store.update_incident(iid, batch=batch, status=Status.OPEN)
-        limit = ctx.settings.auto_limit_per_hour
-        if ctx.store.take_auto_change(finding.account, limit, batch=batch):
-            outcome, why = execute(ctx, rem, plan, incident, batch=batch,
-                                   drifted_by=finding.actor_role or finding.actor)
-            return result.model_copy(update={"outcome": outcome, "reason": why,
-                                              "changes": changes})
-        batch.restore(unplanned)
-        held = True
-        decision = gate.Gate(gate.Decision.APPROVAL, (
-            f"blast radius: {limit} automatic changes were already made in account "
-            f"{finding.account} this hour; the fix is held for approval (approve all held "
-            f"fixes at once: remediate approve --held --policy {policy.name} --account "
-            f"{finding.account})"))
+        done = _auto(finding, policy, rem, plan, incident, ctx, decision, result, batch)
+        if done is not None:
+            return done
+        decision = gate.over_budget(policy, finding.account, ctx.settings.auto_limit_per_hour)
         logger.warning("auto limit reached", extra={"account": finding.account})
-    # an approval: the incident and its records exist before the request refers to them
+    return _ask(finding, policy, rem, plan, incident, ctx, decision, result, batch)
+
+
+# gate decisions that leave the resource alone, with no incident, and their outcome
+_UNTOUCHED = {gate.Decision.NOT_SELECTED: Outcome.IGNORED, gate.Decision.EXEMPT: Outcome.EXEMPT}
+
+
+def _auto(finding: Finding, policy: Policy, rem: Remediation, plan: Plan, incident: Incident,
+          ctx: Context, decision: gate.Gate, result: Result, batch: Batch) -> Result | None:
+    """Fix now. "planned" and the hour's blast-radius count are written together, before
+    the change: over the limit neither is, and None says the budget is spent."""
+    iid = incident.incident_id
+    unplanned = batch.checkpoint()
+    ctx.store.append(iid, EntryKind.PLANNED, ACTOR, {
+        "reason": decision.reason, "before": plan.before, "after": plan.after,
+        "calls": result.changes}, batch=batch)
+    if incident.status is Status.RESOLVED:  # drifted again after a fix: re-open
+        ctx.store.update_incident(iid, batch=batch, status=Status.OPEN)
+    if not ctx.store.take_auto_change(finding.account, ctx.settings.auto_limit_per_hour,
+                                      batch=batch):
+        batch.restore(unplanned)
+        return None
+    outcome, why = execute(ctx, rem, plan, incident, batch=batch,
+                           drifted_by=finding.actor_role or finding.actor)
+    return result.model_copy(update={"outcome": outcome, "reason": why})
+
+
+def _ask(finding: Finding, policy: Policy, rem: Remediation, plan: Plan, incident: Incident,
+         ctx: Context, decision: gate.Gate, result: Result, batch: Batch) -> Result:
+    """Ask for approval (or join the request already pending for this same plan). The
+    incident and its records exist before the request refers to them."""
+    iid = incident.incident_id
     if incident.status is Status.RESOLVED:
         ctx.store.update_incident(iid, batch=batch, status=Status.OPEN)
     batch.flush()
     waiting = approval.pending_for(ctx, incident, rem, plan)
     if waiting is not None:
         return result.model_copy(update={
-            "outcome": Outcome.APPROVAL_REQUESTED, "approval_id": waiting,
-            "changes": changes, "reason": (
+            "outcome": Outcome.APPROVAL_REQUESTED, "approval_id": waiting, "reason": (
                 f"{decision.reason}; approval {waiting} for this same plan is already "
                 "pending")})
     approval_id = approval.request(ctx, finding, policy, plan, iid,
-                                   reason=decision.reason, held=held)
+                                   reason=decision.reason, held=decision.held)
     return result.model_copy(update={"outcome": Outcome.APPROVAL_REQUESTED,
-                                      "approval_id": approval_id, "changes": changes,
-                                      "reason": decision.reason})
-
-def _fight(finding: Finding, policy: Policy, incident: Incident, ctx: Context,
-           batch: Batch) -> gate.Gate | None:
-    """Approval instead of a fix when the resource was already fixed `fight_after` times
-    within the policy's window: something else (IaC) keeps reverting it, and fixing it
-    again would only feed the loop. The incident is flagged `fighting`, with who reverted."""
-    hours = policy.fight_window_hours
-    recent = incident.fixes_since(ctx.clock() - dt.timedelta(hours=hours))
-    if len(recent) < policy.fight_after:
-        return None
-    who = Counter(str(f["drifted_by"]) for f in recent if f.get("drifted_by"))
-    if current := finding.actor_role or finding.actor:
-        who[current] += 1
-    principals = [p for p, _ in who.most_common()]
-    reason = f"re-drifted {len(recent)} times in {hours:g} h: a pipeline may own this resource"
-    if principals:
-        reason += f" (reverted by {', '.join(principals[:3])})"
-    reason += (f"; the fix waits for approval and applies once; tag the resource "
-               f"{policy.exempt_tag}=true to leave it to its owner")
-    ctx.store.update_incident(incident.incident_id, batch=batch, fighting=True,
-                              fighting_principals=principals)
-    logger.warning("re-drift loop", extra={"fixes": len(recent), "principals": principals})
-    return gate.Gate(gate.Decision.APPROVAL, reason)
+                                      "approval_id": approval_id, "reason": decision.reason})
