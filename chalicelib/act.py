@@ -45,9 +45,7 @@ def build(ctx: Context, name: str, resource: Resource, *, account: str, region: 
     cls = load_registry()[name]
     return cls(Target(resource=resource, account=account, region=region,
                       clients=ctx.aws.client_factory(account=account, region=region),
-                      params=cls.Params.model_validate(params),
-                      kms_key=ctx.settings.kms_key,
-                      flow_logs_destination=ctx.settings.flow_logs_destination,
+                      params=cls.Params.for_run(params, ctx.settings),
                       is_ours=lambda arn: is_ours([arn], ours=ctx.own_principals(),
                                                   role_name=ctx.settings.role_name),
                       clients_in=lambda other: ctx.aws.client_factory(account=account,

@@ -239,7 +239,7 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
     if isinstance(failure, NotApplicable):
         logger.info("not applicable", extra={"reason": str(failure)})
         return result.model_copy(update={"outcome": Outcome.IGNORED, "reason": str(failure)})
-    if isinstance(failure, ResourceGone):
+    if isinstance(failure, ResourceGone) and not _starts_clock(finding, policy):
         return _gone(finding, policy, resource, ctx, failure, result, batch)
 
     incident, joined = ctx.store.open_or_join(
@@ -250,11 +250,15 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
                      {**_detected(finding), "joined": joined}, batch=batch)
     result = result.model_copy(update={"incident_id": iid})
 
-    if isinstance(failure, HandsOff):
+    if isinstance(failure, HandsOff | ResourceGone):
+        # a possible breach about a vanished resource (a deleted access key) still needs
+        # its incident and breach assessment: recorded for a human, nothing to change
+        reason = (f"resource no longer exists: {failure}; recorded for the breach "
+                  "assessment" if isinstance(failure, ResourceGone) else str(failure))
         ctx.store.append(iid, EntryKind.PLANNED, ACTOR, {"note": "record only; no change",
-                                                         "reason": str(failure)}, batch=batch)
+                                                         "reason": reason}, batch=batch)
         return result.model_copy(update={"outcome": Outcome.INCIDENT_OPENED,
-                                          "reason": str(failure)})
+                                          "reason": reason})
     if failure is not None or plan is None:
         reason = str(failure)
         ctx.store.append(iid, EntryKind.FAILED, ACTOR, {

@@ -7,24 +7,26 @@ There is never a silent fallback to an AWS-managed key: a missing setting is a
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import ClassVar
+
+from pydantic import Field
 
 from chalicelib.aws import translate
 from chalicelib.errors import ConfigurationError, InvalidKey
-from remediations.base import Target
+from remediations.base import NoParams, Target
 
 
-class KeyParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class KeyParams(NoParams):
+    SETTINGS: ClassVar[dict[str, str]] = {"kms_key": "kms_key"}
 
     kms_key: str | None = Field(
         default=None, description="key id, ARN or alias; default REMEDIATION_KMS_KEY")
 
 
-def customer_key(target: Target, what: str) -> str:
-    """The configured key's ARN, checked: enabled, symmetric, customer-managed and in the
-    target's region. `what` names the thing to encrypt, for messages ("the bucket")."""
-    key = getattr(target.params, "kms_key", None) or target.kms_key
+def customer_key(target: Target, key: str | None, what: str) -> str:
+    """The ARN of `key` (the run's `kms_key`), checked: enabled, symmetric,
+    customer-managed and in the target's region. `what` names the thing to encrypt, for
+    messages ("the bucket")."""
     if not key:
         raise ConfigurationError(
             "REMEDIATION_KMS_KEY is not set: name the customer-managed KMS key "

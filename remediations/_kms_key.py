@@ -7,10 +7,10 @@ from typing import Any
 
 from chalicelib.aws import translate
 from chalicelib.finding import Resource
-from remediations.base import Remediation
+from remediations.base import P, Remediation
 
 
-class KeyRemediation(Remediation):
+class KeyRemediation(Remediation[P]):
     """A remediation of one customer-managed KMS key."""
 
     resource_types = ("AWS::KMS::Key",)

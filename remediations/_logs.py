@@ -7,10 +7,10 @@ from typing import Any
 
 from chalicelib.aws import translate
 from chalicelib.errors import ResourceGone
-from remediations.base import Remediation
+from remediations.base import P, Remediation
 
 
-class LogGroupRemediation(Remediation):
+class LogGroupRemediation(Remediation[P]):
     """A remediation of one CloudWatch Logs log group."""
 
     resource_types = ("AWS::Logs::LogGroup",)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from chalicelib.aws import translate
-from remediations.base import ApiCall, Remediation, State
+from remediations.base import ApiCall, P, Remediation, State
 
 # the four Block Public Access flags, for a bucket and for the account alike
 BLOCK_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
@@ -39,7 +39,7 @@ def bucket_tags(s3: Any, bucket: str, account: str) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in (found or {}).get("TagSet", [])}
 
 
-class BucketRemediation(Remediation):
+class BucketRemediation(Remediation[P]):
     """What every bucket remediation shares: the bucket name, the owner guard
     (`ExpectedBucketOwner` = the event's account, so a re-created bucket of the same name in
     someone else's account is never touched) and tags for exemptions."""
@@ -58,7 +58,7 @@ class BucketRemediation(Remediation):
         return bucket_tags(self.target.clients("s3"), self.bucket, self.target.account)
 
 
-class PublicAccessBlock(Remediation):
+class PublicAccessBlock(Remediation[P]):
     """The four Block Public Access flags all on, for a bucket (s3) or the account
     (s3control): the same API shape, so one read/desired/transition. A subclass names the
     service, the request parameters that say where, and what it is (for messages)."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from chalicelib.aws import translate
 from chalicelib.finding import Resource
-from remediations.base import ApiCall, Remediation
+from remediations.base import ApiCall, P, Remediation
 
 WORLD = ("0.0.0.0/0", "::/0")
 PORT_PROTOCOLS = ("tcp", "udp", "6", "17")
@@ -72,7 +72,7 @@ def _permission(rule: Rule) -> dict[str, Any]:
     return perm
 
 
-class SecurityGroupRemediation(Remediation):
+class SecurityGroupRemediation(Remediation[P]):
     """A remediation of one security group's rules."""
 
     resource_types = ("AWS::EC2::SecurityGroup",)

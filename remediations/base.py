@@ -23,11 +23,12 @@ Raises:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, Self, cast
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeVar
 
 from chalicelib.aws import translate
 from chalicelib.errors import RollbackConflict, VerifyFailed
@@ -35,7 +36,7 @@ from chalicelib.finding import Resource
 
 State = dict[str, Any]
 
-REGISTRY: dict[str, type[Remediation]] = {}
+REGISTRY: dict[str, type[Remediation[Any]]] = {}
 
 # API operations whose IAM action is not simply "<service>:<Operation>".
 IAM_ACTION_OVERRIDES: dict[str, str] = {
@@ -63,9 +64,26 @@ def iam_action(service: str, operation: str) -> str:
 
 
 class NoParams(BaseModel):
-    """A remediation that takes no parameters."""
+    """A remediation's parameters: the base of every `Params` model (this one: none).
+
+    Each remediation declares its own model once, with its defaults; `SETTINGS` names the
+    fields an operator setting fills when the policy leaves them unset (e.g. `kms_key` ←
+    `REMEDIATION_KMS_KEY`), so a remediation reads one typed value, never the environment.
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    SETTINGS: ClassVar[dict[str, str]] = {}  # field -> chalicelib.config.Settings attribute
+
+    @classmethod
+    def for_run(cls, given: Mapping[str, Any], settings: object) -> Self:
+        """The policy's parameters, with the fields it left unset taken from `settings`."""
+        filled = {name: getattr(settings, attr) for name, attr in cls.SETTINGS.items()
+                  if given.get(name) is None and getattr(settings, attr, None) is not None}
+        return cls.model_validate({**given, **filled})
+
+
+P = TypeVar("P", bound=NoParams, default=NoParams, covariant=True)
 
 
 class ApiCall(BaseModel):
@@ -114,9 +132,7 @@ class Target:
     account: str
     region: str
     clients: Callable[[str], Any]
-    params: BaseModel = field(default_factory=NoParams)
-    kms_key: str | None = None
-    flow_logs_destination: str | None = None
+    params: NoParams = field(default_factory=NoParams)
     is_ours: Callable[[str], bool] = field(default=lambda arn: False, repr=False)
     clients_in: Callable[[str], Callable[[str], Any]] | None = None
 
@@ -127,7 +143,7 @@ class Target:
         return self.clients_in(region)
 
 
-R = TypeVar("R", bound="type[Remediation]")
+R = TypeVar("R", bound="type[Remediation[Any]]")
 
 
 def register(name: str) -> Callable[[R], R]:
@@ -143,18 +159,27 @@ def register(name: str) -> Callable[[R], R]:
     return deco
 
 
-class Remediation:
-    """Base class; see the module docstring for the three steps a subclass fills in."""
+class Remediation(Generic[P]):
+    """Base class; see the module docstring for the three steps a subclass fills in.
+    `Remediation[MyParams]` with `Params = MyParams` gives `self.params` its type."""
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     resource_types: ClassVar[tuple[str, ...]] = ()
     permissions: ClassVar[tuple[str, ...]] = ()
-    Params: ClassVar[type[BaseModel]] = NoParams
+    Params: ClassVar[type[NoParams]] = NoParams
     record_only: ClassVar[bool] = False
 
     def __init__(self, target: Target) -> None:
+        if not isinstance(target.params, self.Params):
+            raise TypeError(f"{self.name} takes {self.Params.__name__}, "
+                            f"not {type(target.params).__name__}")
         self.target = target
+
+    @property
+    def params(self) -> P:
+        """This run's parameters (the policy's, operator settings filled in)."""
+        return cast(P, self.target.params)
 
     # -- the steps a module fills in ----------------------------------------------------
     def read(self) -> State:

@@ -29,28 +29,26 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from chalicelib.aws import translate
 from chalicelib.errors import RemediationError, ResourceGone
 from chalicelib.finding import Resource
 from remediations._policy_doc import EMPTY_STATEMENT, canonical, is_wildcard, parse, without
-from remediations.base import ApiCall, Remediation, State, register
+from remediations.base import ApiCall, NoParams, Remediation, State, register
 
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 PRINCIPALS = {"AWS::IAM::Role": "Role", "AWS::IAM::User": "User", "AWS::IAM::Group": "Group"}
 MAX_VERSIONS = 5
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Params(NoParams):
     managed_policies: list[str] = Field(default_factory=lambda: [ADMIN], description=(
         "AWS-managed policy ARNs to detach from principals"))
 
 
 @register("iam_revoke_wildcard")
-class IamRevokeWildcard(Remediation):
+class IamRevokeWildcard(Remediation[Params]):
     """Remove wildcard Allow statements from IAM policies and detach full-access policies."""
 
     summary = "Remove wildcard IAM grants (keeping prior versions) and detach admin policies"
@@ -203,7 +201,7 @@ class IamRevokeWildcard(Remediation):
             kept = without(doc, is_wildcard)
             if kept is not None:
                 inline[name] = kept
-        banned = set(getattr(self.target.params, "managed_policies", [ADMIN]))
+        banned = set(self.params.managed_policies)
         attached = [a for a in before["AttachedPolicies"] if a not in banned]
         return {"InlinePolicies": inline, "AttachedPolicies": attached}
 

@@ -34,7 +34,7 @@ from remediations.base import ApiCall, Remediation, State, register
 
 
 @register("lambda_env_encryption")
-class LambdaEnvEncryption(Remediation):
+class LambdaEnvEncryption(Remediation[KeyParams]):
     """Encrypt a function's environment variables with the customer-managed KMS key."""
 
     summary = "Encrypt the function's environment variables with the customer-managed key"
@@ -63,7 +63,8 @@ class LambdaEnvEncryption(Remediation):
     def desired(self, before: State) -> State:
         if not before["HasVariables"] or before["KMSKeyArn"]:
             return before  # nothing to encrypt, or the owner chose a key
-        return {**before, "KMSKeyArn": customer_key(self.target, "the function's variables")}
+        key = customer_key(self.target, self.params.kms_key, "the function's variables")
+        return {**before, "KMSKeyArn": key}
 
     def transition(self, frm: State, to: State) -> list[ApiCall]:
         return [ApiCall(service="lambda", operation="UpdateFunctionConfiguration", params={

@@ -30,7 +30,7 @@ from remediations.base import ApiCall, State, register
 
 
 @register("logs_kms_encryption")
-class LogsKmsEncryption(LogGroupRemediation):
+class LogsKmsEncryption(LogGroupRemediation[KeyParams]):
     """Associate a log group with the customer-managed KMS key."""
 
     summary = "Associate the log group with the customer-managed KMS key"
@@ -44,7 +44,7 @@ class LogsKmsEncryption(LogGroupRemediation):
     def desired(self, before: State) -> State:
         if before["kmsKeyId"]:
             return before
-        return {"kmsKeyId": customer_key(self.target, "the log group")}
+        return {"kmsKeyId": customer_key(self.target, self.params.kms_key, "the log group")}
 
     def transition(self, frm: State, to: State) -> list[ApiCall]:
         if to["kmsKeyId"] is None:

@@ -23,25 +23,23 @@ Before-state is the group's retention (None for never expire); rollback puts it 
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from remediations._logs import LogGroupRemediation
-from remediations.base import ApiCall, State, register
+from remediations.base import ApiCall, NoParams, State, register
 
 # the retention values CloudWatch Logs accepts (PutRetentionPolicy)
 ALLOWED = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
            2557, 2922, 3288, 3653)
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Params(NoParams):
     min_days: int = Field(default=2192, ge=1, le=ALLOWED[-1], description=(
         "the shortest retention allowed, in days (default six years)"))
 
 
 @register("logs_retention")
-class LogsRetention(LogGroupRemediation):
+class LogsRetention(LogGroupRemediation[Params]):
     """Raise a log group's retention to at least `min_days`; never shorten it."""
 
     summary = "Raise the log group's retention to at least min_days (never shortens)"
@@ -54,7 +52,7 @@ class LogsRetention(LogGroupRemediation):
 
     def desired(self, before: State) -> State:
         days = before["retentionInDays"]
-        minimum = int(getattr(self.target.params, "min_days", 2192))
+        minimum = self.params.min_days
         if days is None or days >= minimum:
             return before  # never expires, or long enough
         return {"retentionInDays": next(d for d in ALLOWED if d >= minimum)}

@@ -44,7 +44,7 @@ def _rule(rule: dict[str, Any]) -> dict[str, Any]:
 
 
 @register("s3_default_encryption")
-class S3DefaultEncryption(BucketRemediation):
+class S3DefaultEncryption(BucketRemediation[KeyParams]):
     """Default-encrypt a bucket with SSE-KMS under the customer-managed key, bucket key on."""
 
     summary = "Default-encrypt the bucket with SSE-KMS (customer-managed key, bucket key on)"
@@ -89,4 +89,4 @@ class S3DefaultEncryption(BucketRemediation):
 
     def key_arn(self) -> str:
         """Resolve the configured key to its ARN and check it can encrypt this bucket."""
-        return customer_key(self.target, "the bucket")
+        return customer_key(self.target, self.params.kms_key, "the bucket")

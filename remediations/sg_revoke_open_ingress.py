@@ -24,21 +24,19 @@ shows what went and what stayed); rollback re-authorizes exactly the revoked one
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from remediations._sg import SecurityGroupRemediation, is_world_open, open_on_disallowed_port
-from remediations.base import ApiCall, State, register
+from remediations.base import ApiCall, NoParams, State, register
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Params(NoParams):
     allowed_ports: list[int] = Field(default_factory=lambda: [443], description=(
         "ports that may stay open to the world (TCP/UDP)"))
 
 
 @register("sg_revoke_open_ingress")
-class SgRevokeOpenIngress(SecurityGroupRemediation):
+class SgRevokeOpenIngress(SecurityGroupRemediation[Params]):
     """Revoke world-open ingress rules on ports the policy does not allow."""
 
     summary = "Revoke world-open ingress rules on disallowed ports (other rules untouched)"
@@ -56,7 +54,7 @@ class SgRevokeOpenIngress(SecurityGroupRemediation):
         return {self.direction: self.rules(egress=self.egress)}
 
     def desired(self, before: State) -> State:
-        allowed = list(getattr(self.target.params, "allowed_ports", [443]))
+        allowed = self.params.allowed_ports
         return {self.direction: [r for r in before[self.direction] if not (
             is_world_open(r) and open_on_disallowed_port(r, allowed))]}
 

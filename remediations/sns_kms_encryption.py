@@ -29,7 +29,7 @@ from remediations.base import ApiCall, Remediation, State, register
 
 
 @register("sns_kms_encryption")
-class SnsKmsEncryption(Remediation):
+class SnsKmsEncryption(Remediation[KeyParams]):
     """Encrypt an SNS topic with the customer-managed KMS key."""
 
     summary = "Encrypt the topic with the customer-managed KMS key (KmsMasterKeyId)"
@@ -54,7 +54,7 @@ class SnsKmsEncryption(Remediation):
     def desired(self, before: State) -> State:
         if is_customer_key(before["KmsMasterKeyId"]):
             return before
-        return {"KmsMasterKeyId": customer_key(self.target, "the topic")}
+        return {"KmsMasterKeyId": customer_key(self.target, self.params.kms_key, "the topic")}
 
     def transition(self, frm: State, to: State) -> list[ApiCall]:
         return [ApiCall(service="sns", operation="SetTopicAttributes", params={

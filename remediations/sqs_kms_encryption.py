@@ -31,7 +31,7 @@ from remediations.base import ApiCall, Remediation, State, register
 
 
 @register("sqs_kms_encryption")
-class SqsKmsEncryption(Remediation):
+class SqsKmsEncryption(Remediation[KeyParams]):
     """Encrypt an SQS queue with the customer-managed KMS key."""
 
     summary = "Encrypt the queue with the customer-managed KMS key (KmsMasterKeyId)"
@@ -65,7 +65,7 @@ class SqsKmsEncryption(Remediation):
     def desired(self, before: State) -> State:
         if is_customer_key(before["KmsMasterKeyId"]):
             return before
-        return {"KmsMasterKeyId": customer_key(self.target, "the queue")}
+        return {"KmsMasterKeyId": customer_key(self.target, self.params.kms_key, "the queue")}
 
     def transition(self, frm: State, to: State) -> list[ApiCall]:
         wanted = to["KmsMasterKeyId"]

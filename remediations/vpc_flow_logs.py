@@ -31,27 +31,27 @@ created (the log files already delivered stay in the bucket).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from chalicelib.aws import translate
 from chalicelib.errors import ConfigurationError
 from chalicelib.finding import ACCOUNT
-from remediations.base import ApiCall, Remediation, State, register
+from remediations.base import ApiCall, NoParams, Remediation, State, register
 
 S3_DESTINATION = re.compile(r"^arn:aws[\w-]*:s3:::[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$")
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Params(NoParams):
+    SETTINGS: ClassVar[dict[str, str]] = {"destination": "flow_logs_destination"}
 
     destination: str | None = Field(default=None, description=(
         "S3 bucket ARN (optionally /prefix/); default REMEDIATION_FLOW_LOGS_DESTINATION"))
 
 
 @register("vpc_flow_logs")
-class VpcFlowLogs(Remediation):
+class VpcFlowLogs(Remediation[Params]):
     """Send every VPC's ALL-traffic flow log to the operator's S3 destination."""
 
     summary = "Create a flow log for ALL traffic to the configured S3 destination"
@@ -65,8 +65,7 @@ class VpcFlowLogs(Remediation):
         return self.target.clients("ec2")
 
     def destination(self) -> str:
-        value = getattr(self.target.params, "destination", None) or \
-            self.target.flow_logs_destination
+        value = self.params.destination
         if not value:
             raise ConfigurationError(
                 "REMEDIATION_FLOW_LOGS_DESTINATION is not set: name the S3 bucket ARN "

@@ -154,3 +154,20 @@ def test_runbook_generated_part_is_fresh(name: str) -> None:
 
     path = ROOT / "runbooks" / f"{name}.md"
     assert path.read_text() == rendered(name), "stale: python -m chalicelib.runbooks"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_params_are_typed_once_and_settings_they_take_exist(name: str) -> None:
+    """Each remediation's parameters are one pydantic model (defaults declared once); the
+    operator settings that fill its unset fields are real Settings attributes."""
+    import dataclasses
+
+    from chalicelib.config import Settings
+    from remediations.base import NoParams
+
+    cls = load()[name]
+    assert issubclass(cls.Params, NoParams)
+    settings = {f.name for f in dataclasses.fields(Settings)}
+    for fld, attr in cls.Params.SETTINGS.items():
+        assert fld in cls.Params.model_fields and attr in settings, (fld, attr)
+    cls.Params()  # every field has a default: a policy may leave them all unset

@@ -6,6 +6,7 @@ from typing import Any
 import boto3
 import pytest
 
+from chalicelib.config import Settings
 from chalicelib.errors import VerifyFailed
 from chalicelib.finding import Resource
 from remediations import load
@@ -67,7 +68,7 @@ def build(aws: None) -> Iterator[Any]:
                                                       arn=f"arn:aws:s3:::{bucket}"),
                         account="123456789012", region=region,
                         clients=lambda service: session.client(service),
-                        params=cls.Params.model_validate(params), kms_key=env_key,
+                        params=cls.Params.for_run(params, Settings(kms_key=env_key)),
                         clients_in=lambda other: lambda service: session.client(
                             service, region_name=other))
         return cls(target)

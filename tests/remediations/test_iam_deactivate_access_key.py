@@ -58,7 +58,12 @@ def test_a_key_of_our_own_user_is_recorded_not_contained(ctx: Context, iam: Any)
     assert _status(iam, "moto") == {key: "Active"}
 
 
-def test_a_key_that_is_gone_fails_with_the_reason(ctx: Context, iam: Any) -> None:
+def test_a_key_that_is_gone_still_opens_the_incident(ctx: Context, iam: Any) -> None:
+    """Deleted already (by its owner, or a responder): nothing to deactivate or retry, but
+    a GuardDuty credential finding is a possible breach: its incident (and breach clock)
+    is opened for a human, not dropped as `ignored`."""
     iam.create_user(UserName="gone-bot")
     (r,) = handle(finding("gone-bot", "AKIAEXAMPLEGONE00001"), ctx)
-    assert r.outcome is Outcome.FAILED and "no access key" in str(r.reason)
+    assert r.outcome is Outcome.INCIDENT_OPENED and "no access key" in str(r.reason)
+    assert str(r.reason).startswith("resource no longer exists: ")
+    assert ctx.store.incident(str(r.incident_id)).breach_notification_deadline
