@@ -278,8 +278,9 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
             ctx.store.update_incident(iid, batch=batch, status=Status.RESOLVED,
                                       resolved_at=ctx.clock())
             ctx.store.append(iid, EntryKind.CLOSED, ACTOR, {"status": "resolved"}, batch=batch)
+        why = "".join(f"; {note}" for note in plan.notes)  # a remediation may say why
         return result.model_copy(update={"outcome": Outcome.COMPLIANT,
-                                          "reason": "already compliant when checked"})
+                                          "reason": f"already compliant when checked{why}"})
 
     result = result.model_copy(update={"changes": calls_json(plan)})
     if decision.decision is gate.Decision.DRY_RUN:

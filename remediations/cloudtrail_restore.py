@@ -48,12 +48,12 @@ from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from chalicelib.aws import translate
 from chalicelib.errors import HandsOff, ResourceGone
 from chalicelib.finding import ACCOUNT, Resource
-from remediations.base import ApiCall, Plan, Remediation, State, register
+from remediations.base import ApiCall, NoParams, Plan, Remediation, State, register
 
 
 class Aspect(StrEnum):
@@ -76,9 +76,7 @@ UPDATE = {"IsMultiRegionTrail": "IsMultiRegionTrail",
           "LogFileValidationEnabled": "EnableLogFileValidation"}
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Params(NoParams):
     aspect: Aspect = Field(default=Aspect.LOGGING, description=(
         "what the policy's control asks: logging (StartLogging), validation (log-file "
         "validation on) or multi_region (one logging multi-region trail in the account)"))
@@ -97,7 +95,7 @@ def _owner(arn: str) -> str:
 
 
 @register("cloudtrail_restore")
-class CloudTrailRestore(Remediation):
+class CloudTrailRestore(Remediation[Params]):
     """Turn back on what the policy's control asks of a trail: logging, log-file
     validation, or one multi-region trail for the account."""
 
@@ -116,7 +114,7 @@ class CloudTrailRestore(Remediation):
 
     @property
     def aspect(self) -> Aspect:
-        return Aspect(getattr(self.target.params, "aspect", Aspect.LOGGING))
+        return self.params.aspect
 
     def _client(self, region: str) -> Any:
         return self.target.region_clients(region)("cloudtrail")
@@ -195,7 +193,7 @@ class CloudTrailRestore(Remediation):
             self._chosen_because = "the finding names it"
             return self._own([self._named(found.arn or found.id, region)])[0]
         homed = self._own([t for t in visible if t.get("HomeRegion", region) == region])
-        primary = getattr(self.target.params, "primary_trail", None)
+        primary = self.params.primary_trail
         named = [t for t in homed if primary in (t.get("TrailARN"), t.get("Name"))]
         orgs = [t for t in homed if t.get("IsOrganizationTrail")]
         for because, pick in ((f"it is the policy's primary_trail {primary}", named),

@@ -175,6 +175,8 @@ def test_multi_region_finding_leaves_a_data_event_trail_alone_when_one_multi_reg
         "name": s3events, "isMultiRegionTrail": False}), ctx)[0]
     assert [(r.policy, r.outcome, r.changes) for r in (account, named)] == [
         ("cloudtrail-multi-region", Outcome.COMPLIANT, [])] * 2
+    assert "stays single-region" in str(named.reason)  # the outcome says why
+    assert str(account.reason).startswith("already compliant when checked; ")
     assert _state(s3events) == {**SINGLE, "LogFileValidationEnabled": True}
     assert _state(primary) == ON
     plan = build("cloudtrail_restore", resource=_trail_resource(s3events),
