@@ -18,7 +18,7 @@ from chalicelib.outcome import Outcome
 from chalicelib.policy import Policy
 from chalicelib.record import EntryKind, Incident, Status
 from chalicelib.store.table import Batch
-from remediations import load as load_registry
+from remediations import get as remediation_class
 from remediations.base import ApiCall, Plan, Remediation, Target
 
 ACTOR = "autoremediate"
@@ -42,7 +42,7 @@ def remediation_for(ctx: Context, finding: Finding, policy: Policy,
 def build(ctx: Context, name: str, resource: Resource, *, account: str, region: str,
           params: dict[str, Any]) -> Remediation:
     """Instantiate remediation `name` for one resource in one account and region."""
-    cls = load_registry()[name]
+    cls = remediation_class(name)
     return cls(Target(resource=resource, account=account, region=region,
                       clients=ctx.aws.client_factory(account=account, region=region),
                       params=cls.Params.for_run(params, ctx.settings),

@@ -109,9 +109,9 @@ def _duplicate(finding: Finding, first: dict[str, Any],
 
 
 def _record_only(policy: Policy) -> bool:
-    from remediations import load as load_registry
+    from remediations import info
 
-    return load_registry()[policy.remediation].record_only
+    return bool(info(policy.remediation)["record_only"])
 
 
 def _ignored(finding: Finding, reason: str) -> Result:

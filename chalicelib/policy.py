@@ -343,14 +343,12 @@ def _fires(trigger: Trigger, finding: Finding) -> bool:
 
 def match(finding: Finding, policies: list[Policy]) -> list[Policy]:
     """The policies `finding` triggers, in file order; fallbacks only when nothing else did."""
-    from remediations import load as load_registry
-
-    registry = load_registry()
+    from remediations import info  # the index: matching imports no remediation module
 
     def applies(policy: Policy) -> bool:
         if not any(_fires(t, finding) for t in policy.trigger):
             return False
-        types = policy.resource_types or list(registry[policy.remediation].resource_types)
+        types = policy.resource_types or list(info(policy.remediation)["resource_types"])
         rtype = finding.resource.type if finding.resource else None
         return "*" in types or rtype in types
 

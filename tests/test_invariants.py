@@ -72,7 +72,9 @@ def test_every_remediation_is_complete(name: str) -> None:
     assert cls.name == name and cls.summary and cls.resource_types
     assert cls.__doc__ and (cls.record_only or cls.permissions)
     assert (ROOT / "runbooks" / f"{name}.md").is_file(), f"runbooks/{name}.md missing"
-    tests = ROOT / "tests" / "remediations" / f"test_{name}.py"
+    service = cls.__module__.split(".")[1]  # remediations.<service>.<name>
+    assert cls.__module__ == f"remediations.{service}.{name}"
+    tests = ROOT / "tests" / "remediations" / service / f"test_{name}.py"
     assert tests.is_file() or cls.record_only, f"{tests} missing"
     assert any(p.remediation == name for p in load_policies(default_policy_dir()))
 
@@ -171,3 +173,37 @@ def test_params_are_typed_once_and_settings_they_take_exist(name: str) -> None:
     for fld, attr in cls.Params.SETTINGS.items():
         assert fld in cls.Params.model_fields and attr in settings, (fld, attr)
     cls.Params()  # every field has a default: a policy may leave them all unset
+
+
+def test_the_remediation_index_is_fresh() -> None:
+    """`remediations/index.json` (what `get`/`info` read at run time) is rendered from the
+    modules: `python -m remediations` after adding or changing one."""
+    from remediations import INDEX, render_index
+
+    assert json.loads(INDEX.read_text()) == render_index(), "run: python -m remediations"
+
+
+def test_an_event_imports_only_the_remediation_it_needs() -> None:
+    """In a fresh interpreter, handling an S3 finding imports its remediations' modules and
+    no other remediation module."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from moto import mock_aws\n"
+        "from tests.conftest import make_context\n"
+        "from tests.helpers import load_event\n"
+        "with mock_aws():\n"
+        "    import boto3\n"
+        "    boto3.client('s3', region_name='us-east-1').create_bucket(Bucket='phi-bucket')\n"
+        "    from chalicelib.pipeline import handle\n"
+        "    ctx, _ = make_context(kms_key='alias/none')\n"
+        "    handle(load_event('cloudtrail_put_public_access_block'), ctx)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.count('.') == 2\n"
+        "                        and m.startswith('remediations.'))))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    imported = json.loads(out.stdout.strip().splitlines()[-1])
+    assert imported and all(m.startswith("remediations.s3.") for m in imported), imported
+    assert len(imported) < len(load()) / 4, imported

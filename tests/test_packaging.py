@@ -46,8 +46,8 @@ def template(artifact: Path) -> dict[str, Any]:
 
 
 def test_every_remediation_and_policy_is_inside(names: set[str]) -> None:
-    for path in ROOT.glob("remediations/*.py"):
-        assert f"remediations/{path.name}" in names
+    for path in [*ROOT.glob("remediations/**/*.py"), ROOT / "remediations" / "index.json"]:
+        assert path.relative_to(ROOT).as_posix() in names
     for path in ROOT.glob("policies/*.yaml"):
         assert f"policies/{path.name}" in names
     assert {"app.py", "chalicelib/pipeline.py", "chalicelib/event_patterns.json"} <= names

@@ -25,8 +25,8 @@ disassociates ours.
 from __future__ import annotations
 
 from remediations._kms import KeyParams, customer_key
-from remediations._logs import LogGroupRemediation
 from remediations.base import ApiCall, State, register
+from remediations.logs._logs import LogGroupRemediation
 
 
 @register("logs_kms_encryption")

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from chalicelib.aws import translate
 from chalicelib.errors import NotApplicable
-from remediations._sg import SecurityGroupRemediation
 from remediations.base import ApiCall, State, register
+from remediations.ec2._sg import SecurityGroupRemediation
 
 
 @register("sg_close_default")

@@ -27,8 +27,8 @@ from __future__ import annotations
 from typing import Any
 
 from remediations._kms import KeyParams, customer_key
-from remediations._s3 import BucketRemediation, read_optional
 from remediations.base import ApiCall, State, register
+from remediations.s3._s3 import BucketRemediation, read_optional
 
 KEY = "ServerSideEncryptionConfiguration"
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")

@@ -25,8 +25,8 @@ account's flags (None for no block); rollback puts them back or deletes the bloc
 from __future__ import annotations
 
 from chalicelib.finding import ACCOUNT
-from remediations._s3 import PublicAccessBlock
 from remediations.base import register
+from remediations.s3._s3 import PublicAccessBlock
 
 
 @register("s3_account_block_public_access")

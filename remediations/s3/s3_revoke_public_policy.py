@@ -24,8 +24,8 @@ from typing import Any
 
 from chalicelib.aws import translate
 from remediations._policy_doc import canonical, is_public, parse, without
-from remediations._s3 import BucketRemediation, read_optional
 from remediations.base import ApiCall, State, register
+from remediations.s3._s3 import BucketRemediation, read_optional
 
 PUBLIC_GROUPS = frozenset({
     "http://acs.amazonaws.com/groups/global/AllUsers",

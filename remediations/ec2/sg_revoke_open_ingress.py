@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from remediations._sg import SecurityGroupRemediation, is_world_open, open_on_disallowed_port
 from remediations.base import ApiCall, NoParams, State, register
+from remediations.ec2._sg import SecurityGroupRemediation, is_world_open, open_on_disallowed_port
 
 
 class Params(NoParams):

@@ -18,8 +18,8 @@ back exactly those flags, or deletes the block when there was none.
 
 from __future__ import annotations
 
-from remediations._s3 import BucketRemediation, PublicAccessBlock
 from remediations.base import register
+from remediations.s3._s3 import BucketRemediation, PublicAccessBlock
 
 
 @register("s3_block_public_access")

@@ -28,8 +28,8 @@ import datetime as dt
 import math
 
 from chalicelib.errors import NotApplicable
-from remediations._kms_key import KeyRemediation
 from remediations.base import ApiCall, State, register
+from remediations.kms._kms_key import KeyRemediation
 
 
 @register("kms_cancel_deletion")

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from remediations._logs import LogGroupRemediation
 from remediations.base import ApiCall, NoParams, State, register
+from remediations.logs._logs import LogGroupRemediation
 
 # the retention values CloudWatch Logs accepts (PutRetentionPolicy)
 ALLOWED = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,

@@ -25,7 +25,7 @@ re-authorizes exactly the revoked ones.
 from __future__ import annotations
 
 from remediations.base import register
-from remediations.sg_revoke_open_ingress import SgRevokeOpenIngress
+from remediations.ec2.sg_revoke_open_ingress import SgRevokeOpenIngress
 
 
 @register("sg_revoke_open_egress")

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from chalicelib.aws import translate
 from chalicelib.errors import NotApplicable
-from remediations._kms_key import KeyRemediation
 from remediations.base import ApiCall, State, register
+from remediations.kms._kms_key import KeyRemediation
 
 
 @register("kms_enable_rotation")

@@ -14,7 +14,7 @@ from chalicelib.outcome import Outcome
 from chalicelib.pipeline import handle
 from chalicelib.rollback import rollback
 from tests.helpers import cloudtrail_event
-from tests.remediations.test_sg_revoke_open_ingress import _group, rules
+from tests.remediations.ec2.test_sg_revoke_open_ingress import _group, rules
 
 
 @pytest.fixture

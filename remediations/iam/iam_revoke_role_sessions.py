@@ -34,8 +34,8 @@ from typing import Any
 from chalicelib.aws import translate
 from chalicelib.errors import HandsOff
 from remediations._policy_doc import canonical, parse
-from remediations._s3 import read_optional
 from remediations.base import ApiCall, Plan, Remediation, State, register
+from remediations.s3._s3 import read_optional
 
 NAME = "AWSRevokeOlderSessions"
 

@@ -1,0 +1,1 @@
+"""Remediations for EC2 and VPC: security groups, EBS, flow logs."""

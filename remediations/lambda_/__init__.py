@@ -1,0 +1,1 @@
+"""Remediations for AWS Lambda (`lambda` is a Python keyword)."""

@@ -1,0 +1,1 @@
+"""Remediations for Incident response: record-only remediations."""
