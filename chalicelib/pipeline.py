@@ -268,9 +268,9 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
     if plan.record_only:
         ctx.store.append(iid, EntryKind.PLANNED, ACTOR, {"note": "record only; no change"},
                          batch=batch)
-        return result.model_copy(update={
-            "outcome": Outcome.INCIDENT_OPENED,
-            "reason": f"{policy.remediation} records this for a human; nothing was changed"})
+        said = "; ".join(plan.notes) or f"{policy.remediation} records this for a human"
+        return result.model_copy(update={"outcome": Outcome.INCIDENT_OPENED,
+                                          "reason": f"{said}; nothing was changed"})
     if plan.is_noop:
         ctx.store.append(iid, EntryKind.VERIFIED, ACTOR,
                          {"note": "already compliant", "state": plan.before}, batch=batch)

@@ -226,7 +226,8 @@ class Remediation(Generic[P]):
         return Plan(remediation=self.name, resource=self.target.resource,
                     account=self.target.account, region=self.target.region,
                     before=before, after=after, calls=calls, record_only=self.record_only,
-                    saved=self.evidence(), notes=self.notes(before, after) if calls else [])
+                    saved=self.evidence(),
+                    notes=self.notes(before, after) if calls or self.record_only else [])
 
     def call(self, call: ApiCall) -> Any:
         from botocore import xform_name
