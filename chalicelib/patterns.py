@@ -63,8 +63,9 @@ def _securityhub(policies: list[Policy]) -> dict[str, Any]:
     consolidated `Compliance.SecurityControlId`, the per-standard `ProductFields.ControlId`
     (FSBP and NIST use the security control id; CIS v1.4.0+ and PCI DSS their own) and
     CIS v1.2.0's `ProductFields.RuleId`, from the table the source resolves them with. A
-    CIS id names different controls in different versions (`3.2`): a value that matches
-    another version's control reaches the source, which ignores it with that reason."""
+    CIS id names different controls in different versions (`2.1.1`): a value that names
+    one of our controls in one version lets another version's finding through, and the
+    source, which resolves it by its standard, ends it `ignored`."""
     controls: set[str] = set()
     products: set[str] = set()
     narrow = True
