@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib.config import default_policy_dir
 from chalicelib.finding import Source
 from chalicelib.policy import Policy, load_policies
+from chalicelib.sources import securityhub_controls as _controls
 
 RENDERED = Path(__file__).with_name("event_patterns.json")
 
@@ -56,9 +57,15 @@ _CONTROL_ID = re.compile(r"^[A-Za-z0-9]+\.[0-9]+$")
 
 
 def _securityhub(policies: list[Policy]) -> dict[str, Any]:
-    """Active findings not yet resolved or suppressed; narrowed to the named control ids
-    (consolidated or per-standard field) and products when every trigger names only
-    those, else every finding (GeneratorId globs are matched in the pipeline)."""
+    """Active findings not yet resolved or suppressed; narrowed to the named controls and
+    products when every trigger names only those, else every finding (GeneratorId globs
+    are matched in the pipeline). A control is matched under each name it has: the
+    consolidated `Compliance.SecurityControlId`, the per-standard `ProductFields.ControlId`
+    (FSBP and NIST use the security control id; CIS v1.4.0+ and PCI DSS their own) and
+    CIS v1.2.0's `ProductFields.RuleId`, from the table the source resolves them with. A
+    CIS id names different controls in different versions (`2.1.1`): a value that names
+    one of our controls in one version lets another version's finding through, and the
+    source, which resolves it by its standard, ends it `ignored`."""
     controls: set[str] = set()
     products: set[str] = set()
     narrow = True
@@ -77,14 +84,34 @@ def _securityhub(policies: list[Policy]) -> dict[str, Any]:
     if narrow:
         either: list[dict[str, Any]] = []
         if controls:
-            either += [{"Compliance": {"SecurityControlId": sorted(controls)}},
-                       {"ProductFields": {"ControlId": sorted(controls)}}]
+            either += [{"Compliance": {"SecurityControlId": _sorted_ids(controls)}},
+                       {"ProductFields": {"ControlId": _sorted_ids(
+                           controls | _aliases(controls, ruleset=False))}}]
+            if rule_ids := _aliases(controls, ruleset=True):
+                either.append({"ProductFields": {"RuleId": _sorted_ids(rule_ids)}})
         if products:
             either.append({"ProductName": sorted(products)})
         findings["$or"] = either
     return {"source": ["aws.securityhub"],
             "detail-type": ["Security Hub Findings - Imported"],
             "detail": {"findings": findings}}
+
+
+_CIS_V120 = "cis-aws-foundations-benchmark/v/1.2.0"  # the one standard that uses RuleId
+
+
+def _aliases(controls: set[str], *, ruleset: bool) -> set[str]:
+    """The per-standard ids of `controls`: CIS v1.2.0's rule ids (`ruleset`), else every
+    other standard's control ids."""
+    return {own for standard, ids in _controls.table()["standards"].items()
+            if (standard == _CIS_V120) is ruleset
+            for own, security in ids.items() if security in controls}
+
+
+def _sorted_ids(ids: set[str]) -> list[str]:
+    """Sorted as people number them: `2.2` before `2.10`, `EC2.2` before `EC2.13`."""
+    return sorted(ids, key=lambda i: [(int(p), "") if p.isdigit() else (-1, p)
+                                      for p in i.split(".")])
 
 
 def render(policy_dir: Path | None = None) -> str:

@@ -1,13 +1,17 @@
 """Security Hub findings ("Security Hub Findings - Imported", ASFF) as `Finding`s.
 
-The kind is what a policy names: the control id of a Security Hub control finding
-(`Compliance.SecurityControlId`, e.g. `S3.8`); for a GuardDuty finding imported into
+The kind is what a policy names: the security control id of a Security Hub control
+finding (`Compliance.SecurityControlId`, e.g. `S3.8`, or a per-standard id such as CIS
+v1.2.0 rule `2.2` or PCI DSS `PCI.S3.6` resolved through `securityhub_controls`; the id
+the finding carried stays in `generator` and the raw event); for a GuardDuty finding imported into
 Security Hub, its GuardDuty type (`Policy:S3/BucketAnonymousAccessGranted`, recovered from
 ASFF's `Types`), so the GuardDuty policies can name it; otherwise the `GeneratorId`.
 Resources come from `Resources[]` (type + id), one result per resource a policy handles.
 
 Not findings for us: `Workflow.Status` SUPPRESSED or RESOLVED, `RecordState` ARCHIVED,
-`Compliance.Status` PASSED or NOT_AVAILABLE, and the echo of our own write-back (Security
+a `Compliance.Status` other than FAILED (PASSED, NOT_AVAILABLE, and WARNING: Security
+Hub could not decide), a control whose per-standard id the table does not know (the
+reason names the id), and the echo of our own write-back (Security
 Hub emits an Imported event for every `BatchUpdateFindings`; ours carries our note and
 leaves `UpdatedAt` alone, so a note of ours at or after `UpdatedAt` is that echo).
 
@@ -51,6 +55,7 @@ from chalicelib.finding import (
     search,
     text,
 )
+from chalicelib.sources.securityhub_controls import Control, resolve
 
 DETAIL_TYPE = "Security Hub Findings - Imported"
 WRITEBACK_BY = "autoremediate"  # Note.UpdatedBy on every finding we update
@@ -80,7 +85,6 @@ ASFF_TYPES: dict[str, str] = {
 _COLON_NAMED = {DB_INSTANCE, DB_SNAPSHOT, CLUSTER_SNAPSHOT, TOPIC, QUEUE, FUNCTION,
                 LOG_GROUP}
 _IGNORED_WORKFLOW = ("SUPPRESSED", "RESOLVED")
-_IGNORED_COMPLIANCE = ("PASSED", "NOT_AVAILABLE")
 _GUARDDUTY_FINDING = re.compile(r"^arn:aws[a-z-]*:guardduty:[^:]*:[0-9]*:detector/[^/]+"
                                 r"/finding/(?P<id>[^/]+)$")
 
@@ -94,23 +98,30 @@ def normalize(env: Envelope, event: dict[str, Any]) -> Finding | Ignored:
     workflow = text(search("Workflow.Status", asff)) or text(asff.get("WorkflowState"))
     compliance = text(search("Compliance.Status", asff))
     product = _product(asff)
-    control = _control(asff)
-    label = control or product or "finding"
+    control = resolve(asff)
+    label = _label(control, product)
     if workflow in _IGNORED_WORKFLOW:
-        return Ignored(event_id=env.id, reason=f"Security Hub {label} finding is {workflow}")
+        return Ignored(event_id=env.id, reason=f"{label} is {workflow}")
     if asff.get("RecordState") == "ARCHIVED":
-        return Ignored(event_id=env.id, reason=f"Security Hub {label} finding is archived")
-    if compliance in _IGNORED_COMPLIANCE:
-        return Ignored(event_id=env.id,
-                       reason=f"Security Hub {label} compliance is {compliance}")
+        return Ignored(event_id=env.id, reason=f"{label} is archived")
+    if compliance == "WARNING":
+        return Ignored(event_id=env.id, reason=(
+            f"{label} has compliance WARNING: Security Hub could not decide; only FAILED "
+            "is acted on"))
+    if compliance is not None and compliance != "FAILED":
+        return Ignored(event_id=env.id, reason=f"{label} has compliance {compliance}")
     if _our_echo(asff):
         return Ignored(event_id=env.id, reason=(
             "Security Hub reported autoremediate's own update of the finding"))
+    if control is not None and control.security_control is None:
+        return Ignored(event_id=env.id, reason=(
+            f"Security Hub control {control.carried}"
+            f"{f' ({control.standard})' if control.standard else ''} is not one we handle"))
     account = text(asff.get("AwsAccountId")) or env.account
     region = text(asff.get("Region")) or env.region
     generator = text(asff.get("GeneratorId"))
     gd_type = _guardduty_type(asff) if product == "GuardDuty" else None
-    kind = control or gd_type or generator or product
+    kind = (control.security_control if control else None) or gd_type or generator or product
     if kind is None:
         raise InvalidEvent(f"{DETAIL_TYPE} event {env.id}: the finding has no control id, "
                            "GeneratorId or product")
@@ -121,6 +132,20 @@ def normalize(env: Envelope, event: dict[str, Any]) -> Finding | Ignored:
         source_ids=(fid,), finding_key=_finding_key(fid, product), product=product,
         generator=generator, raw=event, actor=actor["actor"], actor_role=actor["actor_role"],
         actor_key=actor["actor_key"])
+
+
+def _label(control: Control | None, product: str | None) -> str:
+    """How reasons name the finding: `Security Hub control S3.1 (PCI.S3.6 in
+    pci-dss/v/3.2.1)`, `Security Hub finding from GuardDuty`, or `Security Hub finding`."""
+    if control is not None:
+        said = control.security_control or control.carried
+        if control.standard_control and control.security_control:
+            where = f" in {control.standard}" if control.standard else ""
+            said += f" ({control.standard_control}{where})"
+        return f"Security Hub control {said}"
+    if product and not product.startswith("Security Hub"):
+        return f"Security Hub finding from {product}"
+    return "Security Hub finding"
 
 
 def _the_finding(env: Envelope, findings: Any) -> dict[str, Any]:
@@ -144,21 +169,6 @@ def _product(asff: dict[str, Any]) -> str | None:
     known = {"guardduty": "GuardDuty", "securityhub": "Security Hub", "config": "Config",
              "inspector": "Inspector", "macie": "Macie", "access-analyzer": "IAM Access Analyzer"}
     return known.get(arn.rsplit("/", 1)[-1]) if "/product/aws/" in arn else None
-
-
-def _control(asff: dict[str, Any]) -> str | None:
-    """The Security Hub control id: consolidated `SecurityControlId`, the per-standard
-    `ProductFields.ControlId`, or the last part of a control finding's GeneratorId."""
-    found = text(search("Compliance.SecurityControlId", asff)) or text(
-        search("ProductFields.ControlId", asff))
-    if found:
-        return found
-    generator = text(asff.get("GeneratorId")) or ""
-    if generator.startswith("security-control/"):
-        return generator.split("/", 1)[1] or None
-    if generator.startswith("aws-foundational-security-best-practices/"):
-        return generator.rsplit("/", 1)[-1] or None
-    return None
 
 
 def _guardduty_type(asff: dict[str, Any]) -> str | None:
