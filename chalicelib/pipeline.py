@@ -121,7 +121,8 @@ def _ignored(finding: Finding, reason: str) -> Result:
 
 def _detected(finding: Finding) -> dict[str, Any]:
     return {"source": finding.source.value, "event_id": finding.event_id,
-            "kind": finding.kind, "source_ids": list(finding.source_ids),
+            "kind": finding.kind, "generator": finding.generator,
+            "source_ids": list(finding.source_ids),
             "changed_by": finding.actor, "changed_by_role": finding.actor_role,
             "access_key_id": finding.actor_key, "severity": finding.severity,
             "account": finding.account, "region": finding.region, "event": finding.raw}
