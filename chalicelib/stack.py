@@ -45,7 +45,7 @@ ACCESS_LOG_FORMAT = ('{"requestId":"$context.requestId","ip":"$context.identity.
                      '"responseLength":"$context.responseLength",'
                      '"integrationError":"$context.integrationErrorMessage"}')
 
-_KEY_ADMIN = ["kms:CancelKeyDeletion", "kms:CreateAlias", "kms:CreateGrant",
+KEY_ADMIN = ["kms:CancelKeyDeletion", "kms:CreateAlias", "kms:CreateGrant",
               "kms:Decrypt", "kms:DeleteAlias", "kms:DescribeKey", "kms:DisableKey",
               "kms:EnableKey", "kms:EnableKeyRotation", "kms:Encrypt",
               "kms:GenerateDataKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus",
@@ -130,7 +130,7 @@ def _key() -> dict[str, Any]:
             "EnableKeyRotation": True,
             "KeyPolicy": {"Version": "2012-10-17", "Statement": [
                 {"Sid": "AccountAdministers", "Effect": "Allow",
-                 "Principal": {"AWS": root}, "Action": _KEY_ADMIN, "Resource": "*"},
+                 "Principal": {"AWS": root}, "Action": KEY_ADMIN, "Resource": "*"},
                 {"Sid": "EventBridgeWritesTheDeadLetterQueue", "Effect": "Allow",
                  "Principal": {"Service": "events.amazonaws.com"}, "Action": _KEY_USE,
                  "Resource": "*",
