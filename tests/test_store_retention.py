@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import boto3
+import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from chalicelib.context import Context
@@ -71,3 +72,36 @@ def test_only_housekeeping_items_carry_the_ttl_attribute(ctx: Context, s3: Any) 
             assert now < float(purge) < now + 90 * 86400, item["pk"]
         else:
             assert TTL_ATTRIBUTE not in item, f"evidence item would expire: {item['pk']}"
+
+
+def test_bootstrap_makes_the_table_the_stack_makes(aws: None, kms_key: str,
+                                                   monkeypatch: Any,
+                                                   capsys: Any) -> None:
+    """`remediate bootstrap` (local and dev): the central stack's StateTable settings,
+    as far as the emulator keeps them."""
+    from chalicelib.cli import main
+    from chalicelib.stack import _table
+
+    monkeypatch.setenv("REMEDIATION_TABLE", "autoremediate-local")
+    assert main(["bootstrap", "--kms-key", kms_key]) == 0
+    assert json.loads(capsys.readouterr().out) == {"table": "autoremediate-local",
+                                                   "created": True}
+    stack = _table("autoremediate-local")["Properties"]
+    db = boto3.client("dynamodb", region_name="us-east-1")
+    table = db.describe_table(TableName="autoremediate-local")["Table"]
+    assert table["KeySchema"] == stack["KeySchema"]
+    assert table["AttributeDefinitions"] == stack["AttributeDefinitions"]
+    assert table["BillingModeSummary"]["BillingMode"] == stack["BillingMode"]
+    assert table["SSEDescription"]["SSEType"] == "KMS"
+    assert table["SSEDescription"]["KMSMasterKeyArn"] == kms_key
+    assert table["DeletionProtectionEnabled"] is stack["DeletionProtectionEnabled"] is True
+    backups = db.describe_continuous_backups(TableName="autoremediate-local")[
+        "ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert backups["PointInTimeRecoveryStatus"] == "ENABLED"
+    ttl = db.describe_time_to_live(TableName="autoremediate-local")["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == stack["TimeToLiveSpecification"]["AttributeName"]
+    # idempotent; and the table refuses to be deleted
+    assert main(["bootstrap"]) == 0
+    assert json.loads(capsys.readouterr().out)["created"] is False
+    with pytest.raises(db.exceptions.ClientError, match="DeletionProtectionEnabled"):
+        db.delete_table(TableName="autoremediate-local")
