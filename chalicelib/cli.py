@@ -82,8 +82,10 @@ def _one_line(exc: BaseException) -> str:
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
+    """The state table for local and dev use (a deployment gets it from the central
+    stack): as the stack makes it, encrypted with `--kms-key` (else AWS's aws/dynamodb)."""
     ctx = _context()
-    created = ctx.store.ensure_table()
+    created = ctx.store.ensure_table(kms_key=args.kms_key)
     _emit({"table": ctx.settings.table, "created": created})
     return EXIT_OK
 
@@ -319,7 +321,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="plan and record, change nothing")
     p.set_defaults(func=cmd_handle)
 
-    p = sub.add_parser("bootstrap", help="create the state table if missing")
+    p = sub.add_parser("bootstrap", help=(
+        "create the state table if missing (local and dev; the central stack has its own): "
+        "KMS-encrypted, point-in-time recovery, deletion protection"))
+    p.add_argument("--kms-key", metavar="KEY", help=(
+        "customer-managed key (id, ARN or alias) for the table; default: the AWS-managed "
+        "aws/dynamodb key"))
     p.set_defaults(func=cmd_bootstrap)
 
     for name, approve in (("approve", True), ("deny", False)):

@@ -11,9 +11,16 @@ deployment serves a whole AWS Organization and loses no event (`remediate packag
   re-handles what lands there;
 - alarms on the queue's depth and on each pipeline function's errors, to the SNS topic
   given as `AlarmTopicArn`;
-- every function's log group, kept 6 years (2192 days: HIPAA's documentation retention)
-  and encrypted with the same key, the rules we enforce on others;
-- a CloudWatch dashboard of the pipeline's metrics (`chalicelib.metrics`).
+- every function's log group, and the API's access log group, kept 6 years (2192 days:
+  HIPAA's documentation retention) and encrypted with the same key, the rules we enforce
+  on others; every function's environment variables encrypted with it too (`KmsKeyArn`);
+- the state table (`StateTable`: incidents, timelines, approvals, the audit evidence),
+  encrypted with the same key, point-in-time recovery and deletion protection on, kept
+  when the stack goes (`Retain`); its TTL only removes housekeeping items
+  (`chalicelib.store.table.TTL_ATTRIBUTE`). The functions get its name by `Ref`;
+- a CloudWatch dashboard of the pipeline's metrics (`chalicelib.metrics`);
+- checkov's skips, each with its reason, in the resources' `Metadata`
+  (tests/test_checkov.py runs checkov on every template we ship: no other failure).
 
 Everything is derived from the template Chalice wrote: the functions with an EventBridge
 trigger are the pipeline functions.
@@ -28,8 +35,17 @@ BUS = "autoremediate"
 LOG_RETENTION_DAYS = 2192  # 6 years, a value CloudWatch Logs allows
 RETRY = {"MaximumRetryAttempts": 24, "MaximumEventAgeInSeconds": 86400}
 QUEUE_RETENTION_SECONDS = 1209600  # 14 days, SQS's longest
+# the customer-managed key the encryption fixes use in each account (REMEDIATION_KMS_KEY):
+# the member stack creates it under this alias, the central stack names it to the functions
+DATA_KEY_ALIAS = "alias/phi-data"
+# API Gateway access log lines: who called what, when, with which answer; never a body
+ACCESS_LOG_FORMAT = ('{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
+                     '"requestTime":"$context.requestTime","method":"$context.httpMethod",'
+                     '"path":"$context.resourcePath","status":"$context.status",'
+                     '"responseLength":"$context.responseLength",'
+                     '"integrationError":"$context.integrationErrorMessage"}')
 
-_KEY_ADMIN = ["kms:CancelKeyDeletion", "kms:CreateAlias", "kms:CreateGrant",
+KEY_ADMIN = ["kms:CancelKeyDeletion", "kms:CreateAlias", "kms:CreateGrant",
               "kms:Decrypt", "kms:DeleteAlias", "kms:DescribeKey", "kms:DisableKey",
               "kms:EnableKey", "kms:EnableKeyRotation", "kms:Encrypt",
               "kms:GenerateDataKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus",
@@ -37,6 +53,48 @@ _KEY_ADMIN = ["kms:CancelKeyDeletion", "kms:CreateAlias", "kms:CreateGrant",
               "kms:RevokeGrant", "kms:ScheduleKeyDeletion", "kms:TagResource",
               "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription"]
 _KEY_USE = ["kms:Decrypt", "kms:GenerateDataKey"]
+# what a principal reading and writing a table encrypted with a customer-managed key needs,
+# through DynamoDB only (kms:ViaService)
+_TABLE_KEY_USE = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+
+# checkov's findings that are the point of a remediation role (the central functions' roles
+# carry the remediations' statements for the security account itself; the member role has
+# the same ones): skipped in the template, each with its reason
+REMEDIATION_ROLE_SKIPS = {
+    "CKV_AWS_107": "iam:UpdateAccessKey is how iam_deactivate_access_key makes a leaked key "
+                   "Inactive; no key is ever created, read or deleted",
+    "CKV_AWS_109": "the remediations change the IAM policies, snapshot attributes and "
+                   "topic/queue attributes of the resource a finding names, which is not "
+                   "known when the role is made; every action is one a remediation declares "
+                   "(chalicelib.iam)",
+    "CKV_AWS_110": "iam_revoke_wildcard and iam_revoke_role_sessions must write policy "
+                   "versions and inline policies to take grants away; each change is planned, "
+                   "recorded on the incident and reversible, and the role can assume no "
+                   "other role but the member role",
+    "CKV_AWS_111": "a fix writes to the resource a finding names (security groups, trails, "
+                   "flow logs, log groups, detectors, functions, DB instances) anywhere in "
+                   "the organization, unknown in advance; every action is one a remediation "
+                   "declares (chalicelib.iam)",
+}
+_NO_VPC = ("calls only AWS APIs and Slack over TLS and reaches nothing inside a VPC; a VPC "
+           "would add NAT and endpoints to reach the same public endpoints")
+_NO_DLQ_PIPELINE = ("its asynchronous invocations retry twice, then go to the dead-letter "
+                    "queue through an on-failure destination (EventInvokeConfig, whose record "
+                    "`remediate redrive` reads); a DeadLetterConfig too would deliver every "
+                    "failure twice")
+_NO_DLQ_SCHEDULE = ("a schedule tick carries no work to keep: the next run does the same, "
+                    "and a failure raises the function's Errors alarm")
+_NO_DLQ = {
+    "APIHandler": "invoked synchronously by API Gateway: the caller gets the error, nothing "
+                  "is queued that could be kept",
+    "ApprovalWorker": "its handler never raises (chalicelib.slack.run_job logs every failure "
+                      "and the approval stays decidable): no event would reach a queue; a "
+                      "failure of the runtime itself raises the Errors alarm",
+}
+_API_SKIPS = {
+    "CKV_AWS_120": "every request is a Slack decision or a timeline read that must reach "
+                   "the function: a cached answer would be stale, or skip a decision",
+}
 
 
 def _sub(text: str) -> dict[str, str]:
@@ -51,36 +109,90 @@ def pipeline_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
                     for e in r["Properties"].get("Events", {}).values())}
 
 
+def skip_checks(resource: dict[str, Any], reasons: dict[str, str]) -> dict[str, Any]:
+    """Record checkov skips (check id -> reason) in `resource`'s Metadata; returns it."""
+    skips = resource.setdefault("Metadata", {}).setdefault("checkov", {}).setdefault(
+        "skip", [])
+    known = {entry["id"] for entry in skips}
+    skips.extend({"id": check, "comment": reason} for check, reason in sorted(reasons.items())
+                 if check not in known)
+    return resource
+
+
 def _key() -> dict[str, Any]:
     root = _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
+    groups = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
     return {
         "Type": "AWS::KMS::Key",
         "Properties": {
-            "Description": "autoremediate: dead-letter queue and log groups",
+            "Description": "autoremediate: state table, dead-letter queue, log groups and "
+                           "function environments",
             "EnableKeyRotation": True,
             "KeyPolicy": {"Version": "2012-10-17", "Statement": [
                 {"Sid": "AccountAdministers", "Effect": "Allow",
-                 "Principal": {"AWS": root}, "Action": _KEY_ADMIN, "Resource": "*"},
+                 "Principal": {"AWS": root}, "Action": KEY_ADMIN, "Resource": "*"},
                 {"Sid": "EventBridgeWritesTheDeadLetterQueue", "Effect": "Allow",
                  "Principal": {"Service": "events.amazonaws.com"}, "Action": _KEY_USE,
                  "Resource": "*",
                  "Condition": {"StringEquals": {"aws:SourceAccount": {
                      "Ref": "AWS::AccountId"}}}},
+                # CloudWatch Logs' documented grant, for our groups only (the encryption
+                # context names the group). No kms:DescribeKey: its requests carry no
+                # encryption context, so under this condition it could never apply
                 {"Sid": "LogsEncryptOurLogGroups", "Effect": "Allow",
                  "Principal": {"Service": _sub("logs.${AWS::Region}.amazonaws.com")},
-                 "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt",
+                 "Action": ["kms:Decrypt", "kms:Encrypt",
                             "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
                             "kms:ReEncryptFrom", "kms:ReEncryptTo"],
                  "Resource": "*",
-                 "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": _sub(
-                     "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
-                     ":log-group:/aws/lambda/*")}}}]}}}
+                 "Condition": {"StringLike": {"kms:EncryptionContext:aws:logs:arn": [
+                     _sub(groups + "/aws/lambda/${AWS::StackName}-*"),
+                     _sub(groups + "/aws/apigateway/${AWS::StackName}-*")]}}}]}}}
+
+
+def _table(name: Any) -> dict[str, Any]:
+    """The state table, made as `remediate bootstrap` makes it (chalicelib.store.table)."""
+    from chalicelib.store.table import ATTRIBUTES, KEY_SCHEMA, TTL_ATTRIBUTE
+
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        # the audit evidence outlives the stack: deleting or replacing the stack keeps it
+        "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "TableName": name, "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": copy.deepcopy(ATTRIBUTES),
+            "KeySchema": copy.deepcopy(KEY_SCHEMA),
+            "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS",
+                                 "KMSMasterKeyId": {"Ref": "EventKey"}},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "DeletionProtectionEnabled": True,
+            "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}}}
+
+
+def _log_group(name: str) -> dict[str, Any]:
+    """A log group kept six years, encrypted with our key, kept when the stack goes."""
+    return {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain", "Properties": {
+                "LogGroupName": _sub(name), "RetentionInDays": LOG_RETENTION_DAYS,
+                "KmsKeyId": {"Fn::GetAtt": ["EventKey", "Arn"]}}}
+
+
+def _table_name(functions: dict[str, dict[str, Any]]) -> str:
+    """The stage's table name, as Chalice gave every function (REMEDIATION_TABLE): the
+    stage's IAM policy (chalicelib.iam) grants exactly that table."""
+    from chalicelib.packaging import PackagingError
+
+    names = {f["Properties"].get("Environment", {}).get("Variables", {}).get(
+        "REMEDIATION_TABLE") for f in functions.values()}
+    if len(names) != 1 or not all(isinstance(n, str) and n for n in names):
+        raise PackagingError(f"one REMEDIATION_TABLE expected on every function, not {names}")
+    return str(names.pop())
 
 
 def add_central(template: dict[str, Any]) -> dict[str, Any]:
-    """Add the organization bus, dead-letter queue, alarms, log groups and dashboard."""
+    """Add the organization bus, dead-letter queue, state table, alarms, log groups,
+    dashboard and checkov's reasoned skips."""
     from chalicelib.metrics import dashboard
-    from chalicelib.packaging import role_arns
 
     out = copy.deepcopy(template)
     res = out["Resources"]
@@ -92,13 +204,21 @@ def add_central(template: dict[str, Any]) -> dict[str, Any]:
     params["AlarmTopicArn"] = {
         "Type": "String", "AllowedPattern": "^arn:aws[a-z-]*:sns:[a-z0-9-]+:\\d{12}:.+$",
         "Description": "SNS topic the dead-letter and error alarms notify"}
+    params["DataKeyAlias"] = {
+        "Type": "String", "Default": DATA_KEY_ALIAS,
+        "AllowedPattern": "^alias/(?!aws/)[a-zA-Z0-9/_-]+$",
+        "Description": "the customer-managed key the encryption fixes use in each account "
+                       "(REMEDIATION_KMS_KEY): the member stack creates it under this alias"}
     functions = pipeline_functions(out)
+    every = {k: r for k, r in res.items() if r["Type"] == "AWS::Serverless::Function"}
     dlq_arn = {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    key_arn = {"Fn::GetAtt": ["EventKey", "Arn"]}
 
     res["EventKey"] = _key()
     res["EventKeyAlias"] = {"Type": "AWS::KMS::Alias", "Properties": {
         "AliasName": _sub("alias/autoremediate-${AWS::StackName}"),
         "TargetKeyId": {"Ref": "EventKey"}}}
+    res["StateTable"] = _table(_table_name(every))
     res["DeadLetterQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {
         "KmsMasterKeyId": {"Ref": "EventKey"},
         "MessageRetentionPeriod": QUEUE_RETENTION_SECONDS,
@@ -134,22 +254,29 @@ def add_central(template: dict[str, Any]) -> dict[str, Any]:
         # Lambda checks the role may send to the destination when the config is made
         function["DependsOn"] = sorted({*_as_list(function.get("DependsOn")),
                                         "DeadLetterWrite"})
-        res[f"{name}Errors"] = _alarm(
-            f"{name} raised: the event is retried, then goes to the dead-letter queue",
-            namespace="AWS/Lambda", metric="Errors",
-            dimensions=[{"Name": "FunctionName", "Value": {"Ref": name}}])
-    every = {k: r for k, r in res.items() if r["Type"] == "AWS::Serverless::Function"}
     for name, function in every.items():
+        props = function["Properties"]
+        variables = props.setdefault("Environment", {}).setdefault("Variables", {})
+        variables["REMEDIATION_TABLE"] = {"Ref": "StateTable"}
+        variables.setdefault("REMEDIATION_KMS_KEY", {"Ref": "DataKeyAlias"})
+        props["KmsKeyArn"] = key_arn  # the environment, encrypted with our key
         # the function logs to this group (LoggingConfig), so the group exists, with its
         # retention and key, before the function's first line; named after the stack so
         # our logging permission (log-group:/aws/lambda/autoremediate-*) covers it
-        res[f"{name}Logs"] = {
-            "Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain",
-            "UpdateReplacePolicy": "Retain", "Properties": {
-                "LogGroupName": _sub(f"/aws/lambda/${{AWS::StackName}}-{name}"),
-                "RetentionInDays": LOG_RETENTION_DAYS,
-                "KmsKeyId": {"Fn::GetAtt": ["EventKey", "Arn"]}}}
-        function["Properties"]["LoggingConfig"] = {"LogGroup": {"Ref": f"{name}Logs"}}
+        res[f"{name}Logs"] = _log_group(f"/aws/lambda/${{AWS::StackName}}-{name}")
+        props["LoggingConfig"] = {"LogGroup": {"Ref": f"{name}Logs"}}
+        function["DependsOn"] = sorted({*_as_list(function.get("DependsOn")),
+                                        "StateTableKey"})
+        res[f"{name}Errors"] = _alarm(
+            f"{name} raised" + (": the event is retried, then goes to the dead-letter queue"
+                                if name in functions else ""),
+            namespace="AWS/Lambda", metric="Errors",
+            dimensions=[{"Name": "FunctionName", "Value": {"Ref": name}}])
+        skip_checks(function, {"CKV_AWS_117": _NO_VPC,
+                               "CKV_AWS_116": _no_dlq_reason(name, function, functions)})
+    function_roles = sorted({f["Properties"]["Role"]["Fn::GetAtt"][0] for f in every.values()})
+    for role in function_roles:
+        skip_checks(res[role], REMEDIATION_ROLE_SKIPS)
     roles = sorted({f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()})
     res["DeadLetterWrite"] = {"Type": "AWS::IAM::Policy", "Properties": {
         "PolicyName": "dead-letter-write", "Roles": [{"Ref": r} for r in roles],
@@ -157,7 +284,16 @@ def add_central(template: dict[str, Any]) -> dict[str, Any]:
             {"Sid": "OnFailureDestination", "Effect": "Allow",
              "Action": ["sqs:SendMessage"], "Resource": dlq_arn},
             {"Sid": "EncryptedQueue", "Effect": "Allow", "Action": _KEY_USE,
-             "Resource": {"Fn::GetAtt": ["EventKey", "Arn"]}}]}}}
+             "Resource": key_arn}]}}}
+    res["StateTableKey"] = {"Type": "AWS::IAM::Policy", "Properties": {
+        "PolicyName": "state-table-key", "Roles": [{"Ref": r} for r in function_roles],
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Sid": "EncryptedStateTable", "Effect": "Allow", "Action": _TABLE_KEY_USE,
+             "Resource": key_arn,
+             "Condition": {"StringEquals": {"kms:ViaService": _sub(
+                 "dynamodb.${AWS::Region}.amazonaws.com")}}}]}}}
+    if "RestAPI" in res:
+        _api_access_logs(res)
     res["DeadLetterDepth"] = _alarm(
         "events failed every attempt: run `remediate redrive` on the dead-letter queue",
         namespace="AWS/SQS", metric="ApproximateNumberOfMessagesVisible",
@@ -172,10 +308,60 @@ def add_central(template: dict[str, Any]) -> dict[str, Any]:
                           "Value": {"Fn::GetAtt": ["CentralBus", "Arn"]}},
         "DeadLetterQueueUrl": {"Description": "remediate redrive QUEUE_URL",
                                "Value": {"Ref": "DeadLetterQueue"}},
+        "StateTableName": {"Description": "REMEDIATION_TABLE for the remediate CLI",
+                           "Value": {"Ref": "StateTable"}},
         "FunctionRoleArns": {
             "Description": "the member stack's TrustedRoleArns: only these may act there",
-            "Value": role_arns(out)}})
+            "Value": {"Fn::Join": [",", [{"Fn::GetAtt": [r, "Arn"]}
+                                         for r in function_roles]]}}})
     return out
+
+
+def _no_dlq_reason(name: str, function: dict[str, Any],
+                   pipeline: dict[str, dict[str, Any]]) -> str:
+    """Why `function` has no DeadLetterConfig (checkov CKV_AWS_116); a function we have
+    not thought about is a packaging error, not a silent skip."""
+    from chalicelib.packaging import PackagingError
+
+    if name in pipeline:
+        return _NO_DLQ_PIPELINE
+    triggers = {e["Type"] for e in function["Properties"].get("Events", {}).values()}
+    if triggers == {"Schedule"}:
+        return _NO_DLQ_SCHEDULE
+    if name in _NO_DLQ:
+        return _NO_DLQ[name]
+    raise PackagingError(f"{name}: say in chalicelib.stack where its failed asynchronous "
+                         "invocations go (no dead-letter queue reason)")
+
+
+def _api_access_logs(res: dict[str, Any]) -> None:
+    """The API's access log (six years, our key), X-Ray tracing, and the account setting
+    API Gateway needs before any stage may log: its CloudWatch Logs role."""
+    res["ApiAccessLogs"] = _log_group("/aws/apigateway/${AWS::StackName}-access")
+    # one setting per account and region; kept when the stack goes, so the account's other
+    # APIs keep logging (docs/deploy.md)
+    res["ApiGatewayLogsRole"] = {
+        "Type": "AWS::IAM::Role", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "Description": "lets API Gateway write this account's API logs to CloudWatch Logs",
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": {
+                    "Ref": "AWS::AccountId"}}}}]},
+            "ManagedPolicyArns": [_sub("arn:${AWS::Partition}:iam::aws:policy/service-role/"
+                                       "AmazonAPIGatewayPushToCloudWatchLogs")]}}
+    res["ApiGatewayAccount"] = {
+        "Type": "AWS::ApiGateway::Account", "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {"CloudWatchRoleArn": {"Fn::GetAtt": ["ApiGatewayLogsRole", "Arn"]}}}
+    api = res["RestAPI"]
+    api["DependsOn"] = sorted({*_as_list(api.get("DependsOn")), "ApiGatewayAccount"})
+    api["Properties"]["TracingEnabled"] = True
+    api["Properties"]["AccessLogSetting"] = {
+        "DestinationArn": {"Fn::GetAtt": ["ApiAccessLogs", "Arn"]},
+        "Format": ACCESS_LOG_FORMAT}
+    skip_checks(api, _API_SKIPS)
 
 
 def _as_list(value: Any) -> list[str]:

@@ -80,10 +80,14 @@ def test_every_function_gets_the_layer_our_account_and_all_our_roles(
     assert parameter["Default"] == ("/aws/service/powertools/python/x86_64/python3."
                                     f"{sys.version_info.minor}/"
                                     f"{version('aws-lambda-powertools')}")
-    roles = {k for k, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
     functions = [r["Properties"] for r in template["Resources"].values()
                  if r["Type"] == "AWS::Serverless::Function"]
+    roles = {f["Role"]["Fn::GetAtt"][0] for f in functions}
     assert len(functions) >= 9 and len(roles) == len(functions)
+    # the only other role is API Gateway's, for its logs: not one of ours that acts
+    others = {k for k, r in template["Resources"].items()
+              if r["Type"] == "AWS::IAM::Role"} - roles
+    assert others == {"ApiGatewayLogsRole"}
     for props in functions:
         assert props["Layers"] == [{"Ref": "PowertoolsLayerArn"}]
         env = props["Environment"]["Variables"]
@@ -205,6 +209,57 @@ def test_nothing_is_lost_unseen_and_logs_are_kept_six_years_encrypted(
     assert "outcome" in titles and "fix" in titles and "pending" in titles.lower()
 
 
+def test_our_own_resources_pass_our_own_rules(template: dict[str, Any]) -> None:
+    """The state table in the stack (our key, PITR, deletion protection, kept), every
+    function's environment on our key, the API's access log six years on our key."""
+    from chalicelib.store.table import KEY_SCHEMA, TTL_ATTRIBUTE
+
+    res = template["Resources"]
+    key_arn = {"Fn::GetAtt": ["EventKey", "Arn"]}
+    table = res["StateTable"]
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    props = table["Properties"]
+    assert props["TableName"] == "autoremediate"  # the prod stage's: its policy grants it
+    assert props["KeySchema"] == KEY_SCHEMA
+    assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS",
+                                         "KMSMasterKeyId": {"Ref": "EventKey"}}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["DeletionProtectionEnabled"] is True
+    assert props["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE,
+                                                "Enabled": True}
+    functions = {k: r for k, r in res.items() if r["Type"] == "AWS::Serverless::Function"}
+    for name, function in functions.items():
+        fprops = function["Properties"]
+        assert fprops["KmsKeyArn"] == key_arn, name
+        env = fprops["Environment"]["Variables"]
+        assert env["REMEDIATION_TABLE"] == {"Ref": "StateTable"}, name
+        assert env["REMEDIATION_KMS_KEY"] == {"Ref": "DataKeyAlias"}, name
+        assert "StateTableKey" in function["DependsOn"]
+        assert res[f"{name}Errors"]["Properties"]["Dimensions"][0]["Value"] == {"Ref": name}
+    # the roles may use the table's key through DynamoDB only
+    (use,) = res["StateTableKey"]["Properties"]["PolicyDocument"]["Statement"]
+    assert use["Resource"] == key_arn and "kms:ViaService" in use["Condition"]["StringEquals"]
+    assert {r["Ref"] for r in res["StateTableKey"]["Properties"]["Roles"]} == {
+        f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()}
+    api = res["RestAPI"]["Properties"]
+    assert api["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogs", "Arn"]}
+    assert "$context.requestId" in api["AccessLogSetting"]["Format"]
+    assert "ApiGatewayAccount" in res["RestAPI"]["DependsOn"]
+    logs = [r for r in res.values() if r["Type"] == "AWS::Logs::LogGroup"]
+    assert len(logs) == len(functions) + 1
+    for group in logs:
+        assert group["Properties"]["RetentionInDays"] >= 2192
+        assert group["Properties"]["KmsKeyId"] == key_arn
+        assert group["DeletionPolicy"] == "Retain"
+    # CloudWatch Logs gets what it uses, for our groups only; DescribeKey carries no
+    # encryption context, so a grant of it under this condition could never apply
+    (grant,) = [s for s in res["EventKey"]["Properties"]["KeyPolicy"]["Statement"]
+                if s["Sid"] == "LogsEncryptOurLogGroups"]
+    assert "kms:DescribeKey" not in grant["Action"]
+    patterns = grant["Condition"]["StringLike"]["kms:EncryptionContext:aws:logs:arn"]
+    assert all("${AWS::StackName}-*" in p["Fn::Sub"] for p in patterns)
+
+
 def _statements(node: Any) -> list[dict[str, Any]]:
     """Every IAM-style statement anywhere in a template (roles, policies, key and
     queue and bus policies)."""
@@ -290,7 +345,8 @@ def test_member_stack_is_fresh_lint_clean_and_forwards_exactly_the_central_patte
     assert "aws:PrincipalArn" in pattern["ArnLike"]
     roles = template["Outputs"]["FunctionRoleArns"]["Value"]["Fn::Join"][1]
     assert {r["Fn::GetAtt"][0] for r in roles} == {
-        k for k, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+        r["Properties"]["Role"]["Fn::GetAtt"][0] for r in template["Resources"].values()
+        if r["Type"] == "AWS::Serverless::Function"}
     proc = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")),
                            str(ROOT / MEMBER_STACK_FILE)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from chalicelib.errors import StateConflict
-from chalicelib.store.table import Batch, Table
+from chalicelib.store.table import TTL_ATTRIBUTE, Batch, Table, purge_at
 
 
 class AutoBudget(Table):
@@ -19,11 +19,12 @@ class AutoBudget(Table):
         at = self.clock()
         guard = None if limit <= 0 else {
             "Key": {"pk": {"S": f"RATE#{account}#{at:%Y-%m-%dT%H}"}, "sk": {"S": "RATE"}},
-            "UpdateExpression": "ADD changes :one SET expires_at = :ttl",
+            "UpdateExpression": "ADD changes :one SET #ttl = :ttl",
+            "ExpressionAttributeNames": {"#ttl": TTL_ATTRIBUTE},
             "ConditionExpression": "attribute_not_exists(changes) OR changes < :limit",
             "ExpressionAttributeValues": {
                 ":one": {"N": "1"}, ":limit": {"N": str(limit)},
-                ":ttl": {"N": str(int((at + dt.timedelta(days=2)).timestamp()))}}}
+                ":ttl": {"N": str(purge_at(at + dt.timedelta(days=2)))}}}
         if batch is not None:
             return batch.flush(guard=guard)
         if guard is None:

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from chalicelib.errors import StateConflict
-from chalicelib.store.table import Table, iso
+from chalicelib.store.table import TTL_ATTRIBUTE, Table, iso, purge_at
 
 EVENT_LEASE = dt.timedelta(minutes=15)  # Lambda's longest timeout: a crashed run frees it
 EVENT_RETENTION = dt.timedelta(days=30)
@@ -28,7 +28,7 @@ class EventClaims(Table):
         try:
             self._put({"pk": f"EVENT#{event_id}", "sk": "EVENT", "state": "in_progress",
                        "claimed_at": iso(at), "lease_until": iso(at + EVENT_LEASE),
-                       "expires_at": int((at + EVENT_RETENTION).timestamp())},
+                       TTL_ATTRIBUTE: purge_at(at + EVENT_RETENTION)},
                       condition="attribute_not_exists(pk) OR "
                                 "(#s = :busy AND lease_until < :now)",
                       values={":busy": "in_progress", ":now": iso(at)},
@@ -63,11 +63,11 @@ class EventClaims(Table):
         at = self.clock()
         got = self.call(
             "UpdateItem", Key={"pk": {"S": f"FINDING#{key}"}, "sk": {"S": "FINDING"}},
-            UpdateExpression="SET #c = :d, expires_at = :x",
-            ExpressionAttributeNames={"#c": channel},
+            UpdateExpression="SET #c = :d, #x = :x",
+            ExpressionAttributeNames={"#c": channel, "#x": TTL_ATTRIBUTE},
             ExpressionAttributeValues={
                 ":d": {"M": {"event_id": {"S": event_id}, "at": {"S": iso(at)}}},
-                ":x": {"N": str(int((at + EVENT_RETENTION).timestamp()))}},
+                ":x": {"N": str(purge_at(at + EVENT_RETENTION))}},
             ReturnValues="ALL_OLD")
         old = {k: TypeDeserializer().deserialize(v) for k, v in got.get("Attributes", {}).items()}
         for other in CHANNELS:

@@ -12,7 +12,6 @@ Raises:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +20,25 @@ from chalicelib.errors import StateConflict, StateStoreError
 from chalicelib.record import now
 
 _CONFLICTS = ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+# The table's shape, shared by `Table.ensure_table` (local and dev) and the central stack's
+# `StateTable` (chalicelib.stack), so both make the same table.
+ATTRIBUTES = [{"AttributeName": "pk", "AttributeType": "S"},
+              {"AttributeName": "sk", "AttributeType": "S"}]
+KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"},
+              {"AttributeName": "sk", "KeyType": "RANGE"}]
+# DynamoDB deletes an item once this attribute (epoch seconds) is past. Only housekeeping
+# items set it (event claims, finding deliveries, blast-radius counters: `HOUSEKEEPING`);
+# incidents, timeline entries, approvals, drills and reports are the audit evidence, kept
+# six years, and never carry it (tests/test_store_retention.py reads them back). A name of
+# its own, so no item's own field (an approval's `expires_at`) can be mistaken for it.
+TTL_ATTRIBUTE = "purge_at"
+HOUSEKEEPING = ("EVENT", "FINDING", "RATE")  # the sort keys of the items that expire
+
+
+def purge_at(at: dt.datetime) -> int:
+    """The TTL attribute's value for an item to be deleted after `at`."""
+    return int(at.timestamp())
 
 
 def iso(at: dt.datetime) -> str:
@@ -58,7 +76,8 @@ class Table:
                 raise StateConflict(f"state table {self.table}: {operation}: {code}"
                                     + (f" {reasons}" if reasons else ""),
                                     reasons=reasons) from exc
-            hint = (" (the table does not exist: `remediate bootstrap` creates it)"
+            hint = (" (the table does not exist: the central stack's StateTable, or "
+                    "`remediate bootstrap` for local and dev use)"
                     if code == "ResourceNotFoundException" and operation != "DescribeTable"
                     else "")
             raise StateStoreError(f"state table {self.table}: {operation} failed: {code}: "
@@ -68,21 +87,25 @@ class Table:
                                   f"{type(exc).__name__}: {exc}",
                                   code=type(exc).__name__) from exc
 
-    def ensure_table(self) -> bool:
-        """Create the table if it is missing; True when it was created. Idempotent."""
+    def ensure_table(self, *, kms_key: str | None = None) -> bool:
+        """Create the table if it is missing, with the settings the central stack gives
+        its `StateTable` (`TABLE_SETTINGS`): SSE with KMS (`kms_key`, else the AWS-managed
+        `aws/dynamodb` key: the stack uses its own), point-in-time recovery, deletion
+        protection, TTL on `TTL_ATTRIBUTE`. True when it was created. Idempotent: an
+        existing table is left as it is."""
         try:
             self.call("DescribeTable")
             return False
         except StateStoreError as exc:
             if exc.code != "ResourceNotFoundException":
                 raise
+        sse: dict[str, Any] = {"Enabled": True, "SSEType": "KMS"}
+        if kms_key:
+            sse["KMSMasterKeyId"] = kms_key
         try:
             self.call("CreateTable", BillingMode="PAY_PER_REQUEST",
-                      AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                            {"AttributeName": "sk", "AttributeType": "S"}],
-                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                 {"AttributeName": "sk", "KeyType": "RANGE"}],
-                      SSESpecification={"Enabled": True})
+                      AttributeDefinitions=ATTRIBUTES, KeySchema=KEY_SCHEMA,
+                      SSESpecification=sse, DeletionProtectionEnabled=True)
         except StateStoreError as exc:
             if exc.code != "ResourceInUseException":
                 raise
@@ -95,10 +118,10 @@ class Table:
         except WaiterError as exc:
             raise StateStoreError(f"state table {self.table}: CreateTable did not finish: "
                                   f"{exc}", code="WaiterError") from exc
-        # TTL is housekeeping only: a table without it still works
-        with contextlib.suppress(StateStoreError):
-            self.call("UpdateTimeToLive", TimeToLiveSpecification={
-                "Enabled": True, "AttributeName": "expires_at"})
+        self.call("UpdateContinuousBackups", PointInTimeRecoverySpecification={
+            "PointInTimeRecoveryEnabled": True})
+        self.call("UpdateTimeToLive", TimeToLiveSpecification={
+            "Enabled": True, "AttributeName": TTL_ATTRIBUTE})
         return True
 
     # -- item helpers -----------------------------------------------------------------------
