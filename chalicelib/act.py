@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.context import Context
-from chalicelib.errors import AutoremediateError
+from chalicelib.errors import AutoremediateError, RemediationError
 from chalicelib.finding import Finding, Resource
 from chalicelib.gate import is_ours
 from chalicelib.log import logger
@@ -19,7 +19,7 @@ from chalicelib.policy import Policy
 from chalicelib.record import EntryKind, Incident, Status
 from chalicelib.store.table import Batch
 from remediations import get as remediation_class
-from remediations.base import ApiCall, Plan, Remediation, Target
+from remediations.base import ApiCall, Plan, Remediation, State, Target
 
 ACTOR = "autoremediate"
 
@@ -33,23 +33,40 @@ def resource_of(finding: Finding) -> Resource:
 
 
 def remediation_for(ctx: Context, finding: Finding, policy: Policy,
-                    resource: Resource | None = None) -> Remediation:
+                    resource: Resource | None = None, *,
+                    drill: dict[str, State] | None = None) -> Remediation:
+    """The policy's remediation for the finding's resource. With `drill` (remediation ->
+    shipped before-state) it plans from that state and cannot reach AWS."""
     resource = resource or resource_of(finding)
     return build(ctx, policy.remediation, resource, account=finding.account,
-                 region=finding.region, params=policy.params)
+                 region=finding.region, params=policy.params, drill=drill)
+
+
+def _no_aws(service: str) -> Any:
+    raise RemediationError(f"a drill never calls AWS (the plan asked for {service})")
 
 
 def build(ctx: Context, name: str, resource: Resource, *, account: str, region: str,
-          params: dict[str, Any]) -> Remediation:
+          params: dict[str, Any], drill: dict[str, State] | None = None) -> Remediation:
     """Instantiate remediation `name` for one resource in one account and region."""
     cls = remediation_class(name)
-    return cls(Target(resource=resource, account=account, region=region,
-                      clients=ctx.aws.client_factory(account=account, region=region),
+    clients = ctx.aws.client_factory(account=account, region=region)
+
+    def clients_in(other: str) -> Any:
+        return ctx.aws.client_factory(account=account, region=other)
+
+    staged = None
+    if drill is not None:  # a drill: plan from the shipped state, no client reaches AWS
+        staged, clients = drill.get(name), _no_aws
+
+        def clients_in(other: str) -> Any:
+            return _no_aws
+
+    return cls(Target(resource=resource, account=account, region=region, clients=clients,
                       params=cls.Params.for_run(params, ctx.settings),
                       is_ours=lambda arn: is_ours([arn], ours=ctx.own_principals(),
                                                   role_name=ctx.settings.role_name),
-                      clients_in=lambda other: ctx.aws.client_factory(account=account,
-                                                                      region=other)))
+                      clients_in=clients_in, clock=ctx.clock, staged=staged))
 
 
 def call_json(call: ApiCall) -> dict[str, Any]:

@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.context import Context
-from chalicelib.errors import Refused, RemediationError
+from chalicelib.errors import Refused
 from chalicelib.record import new_id
-from remediations.base import Remediation, State
 
 SCENARIOS = Path(__file__).resolve().parent / "drills"
 
@@ -35,22 +34,6 @@ SCENARIOS = Path(__file__).resolve().parent / "drills"
 def scenarios() -> list[dict[str, Any]]:
     """The shipped scenarios, in file order."""
     return [json.loads(p.read_text()) for p in sorted(SCENARIOS.glob("*.json"))]
-
-
-def _no_aws(service: str) -> Any:
-    raise RemediationError(f"a drill never calls AWS (the plan asked for {service})")
-
-
-def stage(rem: Remediation, states: dict[str, State]) -> None:
-    """Make `rem` plan from the scenario's shipped state, with no way to reach AWS."""
-    if rem.name not in states:
-        raise RemediationError(f"the drill scenario ships no state for {rem.name}")
-    state = states[rem.name]
-    rem.target.clients = _no_aws
-    rem.target.clients_in = lambda region: _no_aws
-    rem.read = lambda: json.loads(json.dumps(state))  # type: ignore[method-assign]
-    rem.tags = lambda: {}  # type: ignore[method-assign]
-    rem.resolve = lambda: rem.target.resource  # type: ignore[method-assign]
 
 
 def _seconds(entries: list[Any], first: str, then: str) -> float | None:

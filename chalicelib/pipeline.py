@@ -17,7 +17,13 @@ from typing import Any
 from chalicelib import approval, gate, notify, writeback
 from chalicelib.act import ACTOR, calls_json, execute, remediation_for
 from chalicelib.context import Context
-from chalicelib.errors import AutoremediateError, HandsOff, NotApplicable, ResourceGone
+from chalicelib.errors import (
+    AutoremediateError,
+    HandsOff,
+    NotApplicable,
+    RemediationError,
+    ResourceGone,
+)
 from chalicelib.finding import Finding, Ignored, Resource, Source, normalize
 from chalicelib.log import logger
 from chalicelib.outcome import Outcome, Result
@@ -155,14 +161,12 @@ def _run(finding: Finding, policy: Policy, ctx: Context, *, dry_run: bool,
     """Resolve the resource to its canonical identity, then gate, plan, record and (maybe)
     act while holding its lease: a second event about the same resource and policy waits,
     then finds it compliant and joins the incident."""
-    rem = remediation_for(ctx, finding, policy)
+    rem = remediation_for(ctx, finding, policy, drill=drill)
     failure: AutoremediateError | None = None
     try:
-        if drill is not None:
-            from chalicelib.drill import stage
-
-            stage(rem, drill)
-        rem.resolve()
+        if drill is not None and rem.target.staged is None:
+            raise RemediationError(f"the drill scenario ships no state for {rem.name}")
+        rem.identify()
     except AutoremediateError as exc:
         failure = exc
     resource = rem.target.resource
@@ -228,7 +232,7 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
     decision = gate.Gate(gate.Decision.AUTO, "")
     if failure is None:
         try:
-            decision = gate.decide(policy, rem.tags(), dry_run=dry_run,
+            decision = gate.decide(policy, rem.resource_tags(), dry_run=dry_run,
                                    account=finding.account)
             if decision.decision in _UNTOUCHED:
                 logger.info(decision.decision.value, extra={"reason": decision.reason})

@@ -23,6 +23,8 @@ Raises:
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Self, cast
@@ -124,9 +126,17 @@ class Plan(BaseModel):
         return not self.calls
 
 
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 @dataclass
 class Target:
-    """The resource a remediation acts on, with clients in its account and region."""
+    """The resource a remediation acts on, with clients in its account and region.
+
+    `clock` is the run's clock (the context's: tests and drills set it). `staged` is a
+    drill's shipped before-state: the remediation plans from it instead of reading AWS
+    (`plan`, `identify`, `resource_tags` use it; the clients refuse every call)."""
 
     resource: Resource
     account: str
@@ -135,6 +145,8 @@ class Target:
     params: NoParams = field(default_factory=NoParams)
     is_ours: Callable[[str], bool] = field(default=lambda arn: False, repr=False)
     clients_in: Callable[[str], Callable[[str], Any]] | None = None
+    clock: Callable[[], dt.datetime] = field(default=_utcnow, repr=False)
+    staged: State | None = None
 
     def region_clients(self, region: str) -> Callable[[str], Any]:
         """Clients in the same account but another region (a trail's home region)."""
@@ -219,8 +231,17 @@ class Remediation(Generic[P]):
         return self.target.resource
 
     # -- the flow the base class owns -----------------------------------------------------
+    def identify(self) -> Resource:
+        """`resolve()`, or for a staged target (a drill) the resource as it was named."""
+        return self.target.resource if self.target.staged is not None else self.resolve()
+
+    def resource_tags(self) -> dict[str, str]:
+        """`tags()`, or none for a staged target (a drill reads nothing)."""
+        return {} if self.target.staged is not None else self.tags()
+
     def plan(self) -> Plan:
-        before = self.read()
+        staged = self.target.staged
+        before = copy.deepcopy(staged) if staged is not None else self.read()
         after = self.desired(before)
         calls = [] if after == before else self.transition(before, after)
         return Plan(remediation=self.name, resource=self.target.resource,

@@ -88,7 +88,7 @@ class IamRevokeRoleSessions(Remediation):
         return {NAME: canonical(parse(found["PolicyDocument"])) if found else None}
 
     def desired(self, before: State) -> State:
-        return {NAME: canonical(revoke_older_than(dt.datetime.now(dt.UTC)))}
+        return {NAME: canonical(revoke_older_than(self.target.clock()))}
 
     def transition(self, frm: State, to: State) -> list[ApiCall]:
         import json
