@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from chalicelib.errors import ConfigurationError
+
 # What the pipeline itself calls, outside any remediation.
 PLATFORM_ACTIONS: tuple[str, ...] = (
     "dynamodb:GetItem",
@@ -58,8 +60,12 @@ def _database() -> dict[str, list[tuple[dict[str, Any], dict[str, str]]]]:
     """service prefix -> [(privileges by name, resource type -> ARN format)], in the
     order parliament keeps them (a prefix can have two entries: it looks in each in turn,
     and so do we)."""
-    from parliament import iam_definition
-
+    try:
+        from parliament import iam_definition
+    except ImportError as exc:  # a plain install: the test extra carries it
+        raise ConfigurationError(
+            "rendering our IAM needs parliament (it ships AWS's Service Authorization "
+            "Reference): pip install -e '.[test]' (./run test does)") from exc
     services: dict[str, list[tuple[dict[str, Any], dict[str, str]]]] = {}
     for service in iam_definition:
         services.setdefault(service["prefix"], []).append((

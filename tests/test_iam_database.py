@@ -398,10 +398,16 @@ def test_nothing_the_lambda_imports_needs_parliament() -> None:
     code = ("import sys, importlib\nsys.modules['parliament'] = None\n"
             f"for m in {modules!r}:\n    importlib.import_module(m)\n"
             "import chalicelib.entry, remediations\nremediations.load()\n"
-            "print(sorted(m for m in sys.modules if m.startswith('parliament')))")
+            "print(sorted(m for m in sys.modules if m.startswith('parliament')))\n"
+            # rendering (build time) says what is missing
+            "from chalicelib.errors import ConfigurationError\n"
+            "from chalicelib.iam import render_member_role\ntry:\n    render_member_role()\n"
+            "except ConfigurationError as exc:\n    print(exc)\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, env={"PYTHONPATH": str(ROOT),
                                                        "PATH": "/usr/bin:/bin",
                                                        "AWS_DEFAULT_REGION": REGION})
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().splitlines()[-1] == "['parliament']"  # the blocked entry only
+    imported, error = proc.stdout.strip().splitlines()[-2:]
+    assert imported == "['parliament']"  # the blocked entry only
+    assert "needs parliament" in error
