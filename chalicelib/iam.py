@@ -1,9 +1,18 @@
 """Our own IAM, derived from what the code declares: each remediation's `permissions`, plus
-the platform's own needs (state table, caller identity, member-account role)."""
+the platform's own needs (state table, caller identity, member-account role). Each
+action's Resource comes from AWS's Service Authorization Reference (`statements_for`,
+docs/architecture.md "Our own IAM"); the platform's statements are scoped by hand to our
+own resources. Build- and test-time only: the Lambda never imports this module's database.
+"""
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Iterable
 from typing import Any
+
+from chalicelib.errors import ConfigurationError
 
 # What the pipeline itself calls, outside any remediation.
 PLATFORM_ACTIONS: tuple[str, ...] = (
@@ -34,8 +43,108 @@ INVENTORY_ACTIONS: tuple[str, ...] = ("s3:ListAllMyBuckets", "kms:ListKeys")
 # account like a remediation: so the member role has it too.
 WRITEBACK_ACTIONS: tuple[str, ...] = ("securityhub:BatchUpdateFindings",)
 
-# Actions that IAM authorises on "*" only (no resource-level form).
-_UNSCOPED = frozenset(INVENTORY_ACTIONS)
+# AWS's Service Authorization Reference (which actions exist, the resource types each one
+# takes, each type's ARN format), as parliament ships it. parliament is a build and test
+# dependency, never the Lambda's: it is imported on the first call below, and only the
+# renderers (`python -m chalicelib.iam`, `remediate package`, the tests) call it.
+ARN_VALUES = {"Partition": "aws"}  # every other ${Variable} of an ARN format becomes "*"
+ANY = "*"
+
+
+class UnknownActionError(ValueError):
+    """An action that AWS's Service Authorization Reference does not define."""
+
+
+@functools.cache
+def _database() -> dict[str, list[tuple[dict[str, Any], dict[str, str]]]]:
+    """service prefix -> [(privileges by name, resource type -> ARN format)], in the
+    order parliament keeps them (a prefix can have two entries: it looks in each in turn,
+    and so do we)."""
+    try:
+        from parliament import iam_definition
+    except ImportError as exc:  # a plain install: the test extra carries it
+        raise ConfigurationError(
+            "rendering our IAM needs parliament (it ships AWS's Service Authorization "
+            "Reference): pip install -e '.[test]' (./run test does)") from exc
+    services: dict[str, list[tuple[dict[str, Any], dict[str, str]]]] = {}
+    for service in iam_definition:
+        services.setdefault(service["prefix"], []).append((
+            {p["privilege"]: p for p in service["privileges"]},
+            {r["resource"]: r["arn"] for r in service["resources"]}))
+    return services
+
+
+def arn_formats(prefix: str) -> dict[str, str]:
+    """resource type -> its ARN format, for a service prefix (`sqs` -> {"queue": ...}); the
+    first entry of a prefix wins, as in `resource_types`."""
+    return {t: arn for _, arns in reversed(_database().get(prefix, []))
+            for t, arn in arns.items()}
+
+
+def known_actions() -> frozenset[str]:
+    """Every action the database defines, spelt as AWS spells it (`s3:PutBucketPolicy`)."""
+    return frozenset(f"{prefix}:{name}" for prefix, entries in _database().items()
+                     for privileges, _ in entries for name in privileges)
+
+
+@functools.cache
+def resource_types(action: str) -> tuple[tuple[str, bool, str], ...]:
+    """(resource type, required, ARN format) for each resource type the action takes;
+    empty for an action on no resource (account-level: only `"*"` grants it).
+
+    Raises:
+        UnknownActionError: the database has no such action (a typo, or an action AWS
+            added after parliament's release).
+    """
+    prefix, _, name = action.partition(":")
+    for privileges, arns in _database().get(prefix, []):
+        if name in privileges:
+            # the Reference marks a required type with a trailing "*"; the type "" only
+            # carries condition keys
+            return tuple((t.rstrip("*"), t.endswith("*"), arns[t.rstrip("*")])
+                         for t in (r["resource_type"] for r in privileges[name]["resource_types"])
+                         if t)
+    raise UnknownActionError(f"{action}: not in AWS's Service Authorization Reference")
+
+
+def arn_pattern(arn_format: str) -> str:
+    """An ARN format of the Reference with every variable but the partition a wildcard:
+    `arn:${Partition}:ec2:${Region}:${Account}:security-group/${SecurityGroupId}` ->
+    `arn:aws:ec2:*:*:security-group/*`."""
+    arn = re.sub(r"\$\{(\w+)\}", lambda m: ARN_VALUES.get(m[1], ANY), arn_format)
+    return re.sub(r"\*+", ANY, arn)
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^0-9A-Za-z]+", name))
+
+
+def statements_for(actions: Iterable[str]) -> list[dict[str, object]]:
+    """Allow each action on exactly the resources the Reference says it takes.
+
+    An action that requires a resource type is granted on the ARN pattern of every type it
+    takes (required or optional: a CreateFlowLogs request names the flow log and the VPC),
+    in one statement per service and required type, e.g. `Ec2SecurityGroup`. A statement
+    holds the union of its actions' patterns: an ARN of a type an action does not take
+    grants it nothing. An action that requires none (account-level ones, and those whose
+    types are all optional: a call may name none, as an unfiltered RDS describe does) is
+    granted on `"*"`, the only Resource that always authorises it, in `AllResources`.
+    """
+    groups: dict[str, tuple[set[str], set[str]]] = {}
+    for action in sorted(set(actions)):
+        types = resource_types(action)
+        required = [t for t, needed, _ in types if needed]
+        if required:
+            sid = _camel(action.partition(":")[0]) + "".join(_camel(t) for t in required)
+            resources = {arn_pattern(arn) for _, _, arn in types}
+        else:
+            sid, resources = "AllResources", {ANY}
+        granted, scope = groups.setdefault(sid, (set(), set()))
+        granted.add(action)
+        scope |= resources
+    return [{"Sid": sid, "Effect": "Allow", "Action": sorted(granted),
+             "Resource": sorted(scope)}
+            for sid, (granted, scope) in sorted(groups.items())]
 
 
 def remediation_actions() -> dict[str, tuple[str, ...]]:
@@ -45,28 +154,12 @@ def remediation_actions() -> dict[str, tuple[str, ...]]:
     return {name: cls.permissions for name, cls in sorted(load().items())}
 
 
-def _resources_for(action: str) -> list[str]:
-    if action in _UNSCOPED:
-        return ["*"]
-    service = action.split(":", 1)[0]
-    return {
-        "s3": ["arn:aws:s3:::*"],
-        "kms": ["arn:aws:kms:*:*:key/*", "arn:aws:kms:*:*:alias/*"],
-        "securityhub": ["arn:aws:securityhub:*:*:hub/default"],
-    }.get(service, ["*"])
-
-
 def _remediation_statements() -> list[dict[str, object]]:
     """The union of the remediations' actions (and the Security Hub write-back's, which
-    acts in the finding's account like a remediation), one statement per resource scope."""
-    remediation = sorted({a for actions in remediation_actions().values() for a in actions}
-                         | set(INVENTORY_ACTIONS) | set(WRITEBACK_ACTIONS))
-    by_resource: dict[tuple[str, ...], list[str]] = {}
-    for action in remediation:
-        by_resource.setdefault(tuple(_resources_for(action)), []).append(action)
-    return [{"Sid": f"Remediations{i}", "Effect": "Allow", "Action": actions,
-             "Resource": list(resources)}
-            for i, (resources, actions) in enumerate(sorted(by_resource.items()), 1)]
+    acts in the finding's account like a remediation, and the inventory's), scoped by the
+    Service Authorization Reference."""
+    return statements_for({a for actions in remediation_actions().values() for a in actions}
+                          | set(INVENTORY_ACTIONS) | set(WRITEBACK_ACTIONS))
 
 
 def secret_statements(sources: list[str]) -> list[dict[str, object]]:
