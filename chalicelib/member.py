@@ -27,16 +27,8 @@ import copy
 import json
 from typing import Any
 
-from chalicelib.iam import member_role_template
-from chalicelib.stack import (
-    BUS,
-    DATA_KEY_ALIAS,
-    KEY_ADMIN,
-    QUEUE_RETENTION_SECONDS,
-    REMEDIATION_ROLE_SKIPS,
-    RETRY,
-    skip_checks,
-)
+from chalicelib.iam import REMEDIATION_ROLE_SKIPS, member_role_template, skip_checks
+from chalicelib.stack import BUS, DATA_KEY_ALIAS, KEY_ADMIN, QUEUE_RETENTION_SECONDS, RETRY
 
 MEMBER_STACK_FILE = "deploy/member-stack.json"
 

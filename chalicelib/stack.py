@@ -31,6 +31,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from chalicelib.iam import REMEDIATION_ROLE_SKIPS, skip_checks
+
 BUS = "autoremediate"
 LOG_RETENTION_DAYS = 2192  # 6 years, a value CloudWatch Logs allows
 RETRY = {"MaximumRetryAttempts": 24, "MaximumEventAgeInSeconds": 86400}
@@ -57,25 +59,6 @@ _KEY_USE = ["kms:Decrypt", "kms:GenerateDataKey"]
 # through DynamoDB only (kms:ViaService)
 _TABLE_KEY_USE = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
 
-# checkov's findings that are the point of a remediation role (the central functions' roles
-# carry the remediations' statements for the security account itself; the member role has
-# the same ones): skipped in the template, each with its reason
-REMEDIATION_ROLE_SKIPS = {
-    "CKV_AWS_107": "iam:UpdateAccessKey is how iam_deactivate_access_key makes a leaked key "
-                   "Inactive; no key is ever created, read or deleted",
-    "CKV_AWS_109": "the remediations change the IAM policies, snapshot attributes and "
-                   "topic/queue attributes of the resource a finding names, which is not "
-                   "known when the role is made; every action is one a remediation declares "
-                   "(chalicelib.iam)",
-    "CKV_AWS_110": "iam_revoke_wildcard and iam_revoke_role_sessions must write policy "
-                   "versions and inline policies to take grants away; each change is planned, "
-                   "recorded on the incident and reversible, and the role can assume no "
-                   "other role but the member role",
-    "CKV_AWS_111": "a fix writes to the resource a finding names (security groups, trails, "
-                   "flow logs, log groups, detectors, functions, DB instances) anywhere in "
-                   "the organization, unknown in advance; every action is one a remediation "
-                   "declares (chalicelib.iam)",
-}
 _NO_VPC = ("calls only AWS APIs and Slack over TLS and reaches nothing inside a VPC; a VPC "
            "would add NAT and endpoints to reach the same public endpoints")
 _NO_DLQ_PIPELINE = ("its asynchronous invocations retry twice, then go to the dead-letter "
@@ -107,16 +90,6 @@ def pipeline_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
             if r["Type"] == "AWS::Serverless::Function"
             and any(e["Type"] in ("CloudWatchEvent", "EventBridgeRule")
                     for e in r["Properties"].get("Events", {}).values())}
-
-
-def skip_checks(resource: dict[str, Any], reasons: dict[str, str]) -> dict[str, Any]:
-    """Record checkov skips (check id -> reason) in `resource`'s Metadata; returns it."""
-    skips = resource.setdefault("Metadata", {}).setdefault("checkov", {}).setdefault(
-        "skip", [])
-    known = {entry["id"] for entry in skips}
-    skips.extend({"id": check, "comment": reason} for check, reason in sorted(reasons.items())
-                 if check not in known)
-    return resource
 
 
 def _key() -> dict[str, Any]:

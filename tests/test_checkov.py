@@ -75,10 +75,7 @@ def scan(checkov: str, template: Path) -> tuple[dict[str, Any], float]:
 @pytest.mark.parametrize("name", [
     "central",
     MEMBER_STACK_FILE,
-    pytest.param(MEMBER_ROLE_FILE, marks=pytest.mark.xfail(strict=True, reason=(
-        "the member role's checkov skips must be rendered by chalicelib.iam "
-        "(member_role_template: Metadata from chalicelib.stack.REMEDIATION_ROLE_SKIPS), "
-        "which this change may not edit; remove this mark when it does"))),
+    MEMBER_ROLE_FILE,
 ])
 def test_checkov_passes_with_only_reasoned_skips(name: str, checkov: str, central: Path,
                                                   record_property: Any) -> None:

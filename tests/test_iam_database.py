@@ -48,6 +48,8 @@ PARAMETERS: dict[str, Any] = {
     "TrustedRoleNamePattern": "autoremediate-*",
     "CentralBusArn": f"arn:aws:events:{REGION}:{SECURITY_ACCOUNT}:event-bus/autoremediate",
     "PrimaryRegion": REGION,
+    "DataKeyAlias": "alias/phi-data",
+    "CreateDataKey": "true",
     "TrustedRoleArns": [f"arn:aws:iam::{SECURITY_ACCOUNT}:role/autoremediate-CloudtrailCalls"],
 }
 # CloudFormation's service names where they are not the IAM prefix
@@ -97,14 +99,6 @@ ACCEPTED = (
     Accepted("PERMISSIONS_MANAGEMENT_ACTIONS", r"KeyPolicy$", "kms:putkeypolicy",
              "the account administers its own key (CreateGrant, RevokeGrant, PutKeyPolicy): "
              "a key whose policy nobody may change cannot be managed"),
-    Accepted("MISMATCHED_TYPE", r"EventKey\.KeyPolicy$", "ArnLike requires a value of type Arn",
-             "kms:EncryptionContext:aws:logs:arn is compared with ArnLike, as CloudWatch "
-             "Logs' own documentation does; the Reference types every encryption-context "
-             "key String, but this one holds a log group's ARN"),
-    # stack.py's key policy lets CloudWatch Logs call kms:DescribeKey on a condition on the
-    # encryption context, which a DescribeKey request never carries: that grant never applies
-    Accepted("UNKNOWN_CONDITION_FOR_ACTION", r"EventKey\.KeyPolicy$",
-             "for action kms:DescribeKey", "fixed on branch stack"),
 )
 
 
@@ -385,7 +379,9 @@ def test_every_role_stays_within_the_inline_policy_quota(central: dict[str, Any]
                      and {"Ref": role} in r["Properties"].get("Roles", [])]
             size = sum(len(re.sub(r"\s", "", json.dumps(resolve(d, template, then=True))))
                        for d in docs)
-            assert 0 < size <= ROLE_INLINE_LIMIT, (name, role, size)
+            # a role may hold only AWS-managed policies (API Gateway's logging role)
+            assert size <= ROLE_INLINE_LIMIT, (name, role, size)
+            assert size or resource["Properties"].get("ManagedPolicyArns"), (name, role)
 
 
 def test_nothing_the_lambda_imports_needs_parliament() -> None:
