@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib.config import default_policy_dir
 from chalicelib.finding import Source
 from chalicelib.policy import Policy, load_policies
+from chalicelib.sources import envelope
 from chalicelib.sources import securityhub_controls as _controls
 
 RENDERED = Path(__file__).with_name("event_patterns.json")
@@ -29,11 +30,11 @@ def event_patterns(policies: list[Policy]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     if Source.GUARDDUTY in kinds:
         # GuardDuty types are matched (with globs) in the pipeline; the rule takes them all
-        out["guardduty"] = {"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"]}
+        out["guardduty"] = envelope("guardduty")
     if Source.CONFIG in kinds:
         # rule names carry conformance-pack prefixes/suffixes: filter on compliance only
         out["config"] = {
-            "source": ["aws.config"], "detail-type": ["Config Rules Compliance Change"],
+            **envelope("config"),
             "detail": {"messageType": ["ComplianceChangeNotification"],
                        "newEvaluationResult": {"complianceType": ["NON_COMPLIANT"]}}}
     if Source.CLOUDWATCH in kinds:
@@ -42,13 +43,11 @@ def event_patterns(policies: list[Policy]) -> dict[str, dict[str, Any]]:
         detail: dict[str, Any] = {"state": {"value": ["ALARM", "OK"]}}
         if all(k.endswith("*") and not any(c in k[:-1] for c in "*?[") for k in names):
             detail["alarmName"] = [{"prefix": k[:-1]} for k in names]
-        out["cloudwatch"] = {"source": ["aws.cloudwatch"],
-                             "detail-type": ["CloudWatch Alarm State Change"],
-                             "detail": detail}
+        out["cloudwatch"] = {**envelope("cloudwatch"), "detail": detail}
     if Source.SECURITYHUB in kinds:
         out["securityhub"] = _securityhub(policies)
     if Source.CLOUDTRAIL in kinds:
-        out["cloudtrail"] = {"detail-type": ["AWS API Call via CloudTrail"],
+        out["cloudtrail"] = {**envelope("cloudtrail"),
                              "detail": {"eventName": sorted(kinds[Source.CLOUDTRAIL])}}
     return out
 
@@ -92,8 +91,7 @@ def _securityhub(policies: list[Policy]) -> dict[str, Any]:
         if products:
             either.append({"ProductName": sorted(products)})
         findings["$or"] = either
-    return {"source": ["aws.securityhub"],
-            "detail-type": ["Security Hub Findings - Imported"],
+    return {**envelope("securityhub"),
             "detail": {"findings": findings}}
 
 

@@ -19,17 +19,30 @@ if TYPE_CHECKING:
 
 Parser = Callable[["Envelope", dict[str, Any]], "Finding | Ignored"]
 
+# The one declaration of each source's EventBridge envelope: finding source -> (event
+# `source`, or None for any service, `detail-type`). `parser_for` dispatches on it and
+# `chalicelib.patterns` renders the rules from it.
+ENVELOPES: dict[str, tuple[str | None, str]] = {
+    "guardduty": ("aws.guardduty", "GuardDuty Finding"),
+    "config": ("aws.config", "Config Rules Compliance Change"),
+    "cloudtrail": (None, "AWS API Call via CloudTrail"),  # every service's calls
+    "cloudwatch": ("aws.cloudwatch", "CloudWatch Alarm State Change"),
+    "securityhub": ("aws.securityhub", "Security Hub Findings - Imported"),
+}
+
 
 def parser_for(source: str, detail_type: str) -> Parser | None:
     """The module's `normalize` for an envelope, or None when no pipeline takes it."""
-    from chalicelib.sources import cloudtrail, cloudwatch, config, guardduty, securityhub
+    import importlib
 
-    if detail_type == "AWS API Call via CloudTrail":
-        return cloudtrail.normalize
-    by_pair: dict[tuple[str, str], Parser] = {
-        ("aws.guardduty", "GuardDuty Finding"): guardduty.normalize,
-        ("aws.config", "Config Rules Compliance Change"): config.normalize,
-        ("aws.cloudwatch", "CloudWatch Alarm State Change"): cloudwatch.normalize,
-        ("aws.securityhub", securityhub.DETAIL_TYPE): securityhub.normalize,
-    }
-    return by_pair.get((source, detail_type))
+    for name, (wanted, kind) in ENVELOPES.items():
+        if detail_type == kind and wanted in (None, source):
+            parser: Parser = importlib.import_module(f"chalicelib.sources.{name}").normalize
+            return parser
+    return None
+
+
+def envelope(name: str) -> dict[str, list[str]]:
+    """The EventBridge pattern's `source` / `detail-type` part for finding source `name`."""
+    source, detail_type = ENVELOPES[name]
+    return {**({"source": [source]} if source else {}), "detail-type": [detail_type]}

@@ -55,9 +55,10 @@ from chalicelib.finding import (
     search,
     text,
 )
+from chalicelib.sources import ENVELOPES
 from chalicelib.sources.securityhub_controls import Control, resolve
 
-DETAIL_TYPE = "Security Hub Findings - Imported"
+DETAIL_TYPE = ENVELOPES["securityhub"][1]
 WRITEBACK_BY = "autoremediate"  # Note.UpdatedBy on every finding we update
 
 # ASFF resource type -> CloudFormation type; the id is the ASFF id (an ARN), from which
