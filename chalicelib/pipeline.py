@@ -29,7 +29,7 @@ from chalicelib.log import logger
 from chalicelib.outcome import Outcome, Result
 from chalicelib.policy import Policy, match
 from chalicelib.record import BREACH_NOTICE, EntryKind, Incident, Status, new_id
-from chalicelib.store.leases import LEASE_ATTRIBUTES, Lease
+from chalicelib.store.leases import Lease
 from chalicelib.store.table import Batch
 from remediations.base import Plan, Remediation
 
@@ -178,9 +178,7 @@ def _run(finding: Finding, policy: Policy, ctx: Context, *, dry_run: bool,
         batch = ctx.store.batch()  # this run's records: written before any change, and last
         result = _gated(finding, policy, rem, ctx, dry_run=dry_run, failure=failure,
                         drill=drill is not None, lease=lease, batch=batch)
-        batch.update(lease.key, "POINTER", {}, remove=LEASE_ATTRIBUTES, **lease.mine)
-        batch.flush()  # the outcome's records and the lease's release, in one write
-        lease.released = True
+        ctx.store.release_lease(lease, batch=batch)  # with the outcome's records: one write
         return result
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.errors import StateConflict
-from chalicelib.store.table import Table, iso
+from chalicelib.store.table import Batch, Table, iso
 
 LEASE_TTL = dt.timedelta(minutes=3)  # longer than the Lambda timeout (120 s)
 LEASE_WAIT = 60.0  # seconds a run waits for another run on the same resource
@@ -74,13 +74,18 @@ class Leases(Table):
         pointer = {k: v for k, v in item.items() if k not in (*LEASE_ATTRIBUTES, "pk", "sk")}
         return Lease(key=key, token=token, pointer=pointer)
 
-    def release_lease(self, lease: Lease) -> None:
-        """Free our lease (a no-op if it expired and someone else holds it now)."""
+    def release_lease(self, lease: Lease, *, batch: Batch | None = None) -> None:
+        """Free our lease (a no-op if it expired and someone else holds it now). With
+        `batch`, the release is written with the batch's records, in one write."""
         if lease.released:
             return
-        with suppress(StateConflict):
-            self.call("UpdateItem", **self.update_args(
-                lease.key, "POINTER", {}, remove=LEASE_ATTRIBUTES, **lease.mine))
+        if batch is not None:
+            batch.update(lease.key, "POINTER", {}, remove=LEASE_ATTRIBUTES, **lease.mine)
+            batch.flush()
+        else:
+            with suppress(StateConflict):
+                self.call("UpdateItem", **self.update_args(
+                    lease.key, "POINTER", {}, remove=LEASE_ATTRIBUTES, **lease.mine))
         lease.released = True
 
     @contextmanager
