@@ -8,7 +8,7 @@ Raises:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -47,22 +47,41 @@ ERROR_MAP: dict[str, type[errors.AutoremediateError]] = {
 
 
 @contextmanager
-def translate(what: str) -> Iterator[None]:
-    """Turn a botocore ClientError raised inside the block into our error tree.
+def translate(what: str, *, fallback: type[errors.AutoremediateError] = errors.RemediationError,
+              known: Mapping[str, type[errors.AutoremediateError]] | None = None,
+              hints: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Turn a botocore error raised inside the block into our error tree: the one place
+    that happens (remediations, the store, the Security Hub write-back).
 
-    `what` names the action for the message, e.g. "reading bucket example".
+    `what` names the action for the message, e.g. "reading bucket example". A code in
+    `known` (default `ERROR_MAP`) becomes its class, any other `fallback` (the store:
+    only its conflicts are known, anything else is a StateStoreError);
+    `hints` (code -> text) are added to the message. The error's `code` is AWS's code (the
+    exception's class name for a connection or credentials error); a StateConflict of a
+    transaction carries each item's reason.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         yield
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "Unknown")
+        code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
         message = exc.response.get("Error", {}).get("Message", "")
-        cls = ERROR_MAP.get(code, errors.RemediationError)
-        raise cls(f"{what}: {code}: {message}".rstrip(": ")) from exc
+        cls = (ERROR_MAP if known is None else known).get(code, fallback)
+        reasons = [str(r.get("Code", "None")) for r in exc.response.get(
+            "CancellationReasons", [])]
+        text = f"{what}: {code}: {message}".rstrip(": ") + (hints or {}).get(code, "")
+        if reasons:
+            text += f" {reasons}"
+        err = cls(text)
+        err.code = code
+        if isinstance(err, errors.StateConflict):
+            err.reasons = reasons
+        raise err from exc
     except BotoCoreError as exc:  # endpoint unreachable, credentials missing, …
-        raise errors.RemediationError(f"{what}: {exc}") from exc
+        err = fallback(f"{what}: {type(exc).__name__}: {exc}")
+        err.code = type(exc).__name__
+        raise err from exc
 
 
 def error_code(exc: BaseException) -> str | None:

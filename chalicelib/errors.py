@@ -24,7 +24,10 @@ from __future__ import annotations
 
 
 class AutoremediateError(Exception):
-    """Base of every error autoremediate raises on purpose."""
+    """Base of every error autoremediate raises on purpose. `code` is the AWS error code
+    behind it, when AWS refused (set by `chalicelib.aws.translate`)."""
+
+    code: str | None = None
 
 
 class InvalidEvent(AutoremediateError):
@@ -101,6 +104,6 @@ class StateStoreError(AutoremediateError):
     (the message names the table, the DynamoDB operation and the AWS error code). The
     pipeline stops before changing anything; the Lambda raises so EventBridge retries."""
 
-    def __init__(self, message: str, *, code: str = "Unknown") -> None:
+    def __init__(self, message: str, *, code: str | None = "Unknown") -> None:
         super().__init__(message)
         self.code = code

@@ -66,7 +66,7 @@ def update(ctx: Context, finding: Finding, *, status: str | None, note: str,
            incident_id: str | None) -> bool:
     """One BatchUpdateFindings call for `finding`; False (logged, and noted on the
     incident) when Security Hub did not take it."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from chalicelib.aws import translate
 
     asff = _asff(finding)
     ident = {"Id": finding.source_ids[0],
@@ -78,15 +78,13 @@ def update(ctx: Context, finding: Finding, *, status: str | None, note: str,
         kwargs["Workflow"] = {"Status": status}
     try:
         client = ctx.aws.client("securityhub", account=finding.account, region=finding.region)
-        got = client.batch_update_findings(**kwargs)
+        with translate("BatchUpdateFindings"):
+            got = client.batch_update_findings(**kwargs)
         unprocessed = got.get("UnprocessedFindings") or []
         error = (f"{unprocessed[0].get('ErrorCode')}: {unprocessed[0].get('ErrorMessage')}"
                  if unprocessed else None)
-    except (ClientError, BotoCoreError) as exc:
-        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
-        error = code or type(exc).__name__
-    except AutoremediateError as exc:  # e.g. the member role could not be assumed
-        error = str(exc)
+    except AutoremediateError as exc:  # AWS refused, or the member role could not be assumed
+        error = exc.code or str(exc)
     if error is None:
         logger.info("security hub updated", extra={"workflow": status})
         return True

@@ -19,7 +19,9 @@ from typing import Any
 from chalicelib.errors import StateConflict, StateStoreError
 from chalicelib.record import now
 
-_CONFLICTS = ("ConditionalCheckFailedException", "TransactionCanceledException")
+# a conditional write or transaction that lost a race; any other refusal: StateStoreError
+CONFLICTS = {"ConditionalCheckFailedException": StateConflict,
+             "TransactionCanceledException": StateConflict}
 
 # The table's shape, shared by `Table.ensure_table` (local and dev) and the central stack's
 # `StateTable` (chalicelib.stack), so both make the same table.
@@ -59,33 +61,24 @@ class Table:
         return Batch(self)
 
     def call(self, operation: str, **kwargs: Any) -> Any:
-        """One DynamoDB call on our table (`operation` as AWS names it, e.g. PutItem)."""
+        """One DynamoDB call on our table (`operation` as AWS names it, e.g. PutItem).
+
+        Raises:
+            StateConflict: a condition failed (someone else wrote first).
+            StateStoreError: any other refusal, or the table could not be reached.
+        """
         from botocore import xform_name
-        from botocore.exceptions import BotoCoreError, ClientError
+
+        from chalicelib.aws import translate
 
         if operation != "TransactWriteItems":  # a transaction names the table per item
             kwargs = {"TableName": self.table, **kwargs}
-        try:
+        hint = {} if operation == "DescribeTable" else {"ResourceNotFoundException": (
+            " (the table does not exist: the central stack's StateTable, or "
+            "`remediate bootstrap` for local and dev use)")}
+        with translate(f"state table {self.table}: {operation} failed",
+                       fallback=StateStoreError, known=CONFLICTS, hints=hint):
             return getattr(self.db, xform_name(operation))(**kwargs)
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
-            message = exc.response.get("Error", {}).get("Message", "")
-            if code in _CONFLICTS:
-                reasons = [r.get("Code", "None") for r in exc.response.get(
-                    "CancellationReasons", [])]
-                raise StateConflict(f"state table {self.table}: {operation}: {code}"
-                                    + (f" {reasons}" if reasons else ""),
-                                    reasons=reasons) from exc
-            hint = (" (the table does not exist: the central stack's StateTable, or "
-                    "`remediate bootstrap` for local and dev use)"
-                    if code == "ResourceNotFoundException" and operation != "DescribeTable"
-                    else "")
-            raise StateStoreError(f"state table {self.table}: {operation} failed: {code}: "
-                                  f"{message}".rstrip(": ") + hint, code=code) from exc
-        except BotoCoreError as exc:  # unreachable endpoint, missing credentials, …
-            raise StateStoreError(f"state table {self.table}: {operation} failed: "
-                                  f"{type(exc).__name__}: {exc}",
-                                  code=type(exc).__name__) from exc
 
     def ensure_table(self, *, kms_key: str | None = None) -> bool:
         """Create the table if it is missing, with the settings the central stack gives
