@@ -32,7 +32,7 @@ KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"},
 # DynamoDB deletes an item once this attribute (epoch seconds) is past. Only housekeeping
 # items set it (event claims, finding deliveries, blast-radius counters: `HOUSEKEEPING`);
 # incidents, timeline entries, approvals, drills and reports are the audit evidence, kept
-# six years, and never carry it (tests/test_store_retention.py reads them back). A name of
+# six years, and never carry it (tests/store/test_retention.py reads them back). A name of
 # its own, so no item's own field (an approval's `expires_at`) can be mistaken for it.
 TTL_ATTRIBUTE = "purge_at"
 HOUSEKEEPING = ("EVENT", "FINDING", "RATE")  # the sort keys of the items that expire
