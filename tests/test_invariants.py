@@ -62,6 +62,12 @@ KNOWN_ACTIONS = {
     "s3:GetAccountPublicAccessBlock", "s3:PutAccountPublicAccessBlock",
     "iam:ListAccessKeys", "iam:UpdateAccessKey",
     "s3:ListAllMyBuckets", "kms:ListKeys", "securityhub:BatchUpdateFindings",
+    # the HIPAA pack's S3 data protection family
+    "s3:GetBucketVersioning", "s3:PutBucketVersioning", "s3:GetLifecycleConfiguration",
+    "s3:PutLifecycleConfiguration", "s3:GetBucketLogging", "s3:PutBucketLogging",
+    "s3:GetBucketNotification", "s3:PutBucketNotification",
+    "s3:GetBucketOwnershipControls", "s3:PutBucketOwnershipControls",
+    "s3:GetBucketObjectLockConfiguration", "s3:PutBucketObjectLockConfiguration",
     *PLATFORM_ACTIONS,
 }
 
