@@ -77,6 +77,7 @@ def _region_detectors(clients: Clients, account: str, region: str) -> list[Resou
 INVENTORY: dict[str, Inventory] = {
     "s3_block_public_access": _buckets,
     "s3_default_encryption": _buckets,
+    "s3_disable_acls": _buckets,
     "s3_enable_access_logging": _buckets,
     "s3_enable_versioning": _buckets,
     "s3_event_notifications": _buckets,
