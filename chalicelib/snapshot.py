@@ -81,6 +81,7 @@ INVENTORY: dict[str, Inventory] = {
     "s3_enable_access_logging": _buckets,
     "s3_enable_versioning": _buckets,
     "s3_event_notifications": _buckets,
+    "s3_object_lock_default": _buckets,
     "s3_require_ssl": _buckets,
     "s3_version_lifecycle": _buckets,
     "s3_account_block_public_access": _account,
