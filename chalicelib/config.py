@@ -57,6 +57,8 @@ class Settings:
     policy_dir: Path = field(default_factory=default_policy_dir)
     auto_limit_per_hour: int = 50
     flow_logs_destination: str | None = None
+    s3_access_logs_bucket: str | None = None
+    s3_events_topic_arn: str | None = None
     monthly_drill: bool = False
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
@@ -81,6 +83,8 @@ class Settings:
             auto_limit_per_hour=int(raw_limit),
             kms_key=env.get("REMEDIATION_KMS_KEY") or None,
             flow_logs_destination=env.get("REMEDIATION_FLOW_LOGS_DESTINATION") or None,
+            s3_access_logs_bucket=env.get("REMEDIATION_S3_ACCESS_LOGS_BUCKET") or None,
+            s3_events_topic_arn=env.get("REMEDIATION_S3_EVENTS_TOPIC_ARN") or None,
             dry_run=_flag(env, "DRY_RUN"),
             monthly_drill=_flag(env, "REMEDIATION_MONTHLY_DRILL"),
             approvers=_csv(env, "REMEDIATION_APPROVERS"),

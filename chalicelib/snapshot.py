@@ -77,6 +77,13 @@ def _region_detectors(clients: Clients, account: str, region: str) -> list[Resou
 INVENTORY: dict[str, Inventory] = {
     "s3_block_public_access": _buckets,
     "s3_default_encryption": _buckets,
+    "s3_disable_acls": _buckets,
+    "s3_enable_access_logging": _buckets,
+    "s3_enable_versioning": _buckets,
+    "s3_event_notifications": _buckets,
+    "s3_object_lock_default": _buckets,
+    "s3_require_ssl": _buckets,
+    "s3_version_lifecycle": _buckets,
     "s3_account_block_public_access": _account,
     "cloudtrail_restore": _account,        # every trail homed in the region
     "ebs_default_encryption": _account,

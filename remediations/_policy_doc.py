@@ -89,3 +89,41 @@ def without(doc: Doc, offending: Callable[[dict[str, Any]], bool]) -> Doc | None
 def canonical(doc: Doc) -> Doc:
     """One form for comparison: Statement always a list."""
     return {**doc, "Statement": statements(doc)}
+
+
+def with_statement(doc: Doc | None, statement: dict[str, Any]) -> Doc:
+    """`doc` with `statement` merged by its Sid: a statement of that Sid is replaced in
+    place, else it is appended; every other statement is kept as it was. No document yet
+    gives a new one holding only `statement`."""
+    if doc is None:
+        return {"Version": "2012-10-17", "Statement": [statement]}
+    sid = statement["Sid"]
+    kept = statements(doc)
+    if any(s.get("Sid") == sid for s in kept):
+        merged = [statement if s.get("Sid") == sid else s for s in kept]
+    else:
+        merged = [*kept, statement]
+    return {**doc, "Statement": merged}
+
+
+def _bool_condition(statement: dict[str, Any], key: str) -> Any:
+    for operator, block in (statement.get("Condition") or {}).items():
+        if operator.lower() == "bool" and isinstance(block, dict):
+            for name, value in block.items():
+                if name.lower() == key.lower():
+                    return value
+    return None
+
+
+def denies_insecure_transport(statement: dict[str, Any], resources: set[str]) -> bool:
+    """A Deny to everyone of every S3 action on all of `resources` when the request is not
+    over TLS (`aws:SecureTransport` false): what s3-bucket-ssl-requests-only looks for."""
+    if statement.get("Effect") != "Deny" or not _public_principal(statement.get("Principal")):
+        return False
+    actions = set(_as_list(statement.get("Action", [])))
+    if not actions & {"*", "s3:*"}:
+        return False
+    if not resources <= set(_as_list(statement.get("Resource", []))):
+        return False
+    value = _bool_condition(statement, "aws:SecureTransport")
+    return str(_as_list(value)[0]).lower() == "false" if value is not None else False

@@ -81,6 +81,11 @@ ACCEPTED = (
              "the point"),
     Accepted("RESOURCE_POLICY_PRIVILEGE_ESCALATION", GRANTS, "allow s3:PutBucketAcl",
              "s3_block_public_acl rewrites bucket ACLs: as for PutBucketPolicy"),
+    Accepted("RESOURCE_POLICY_PRIVILEGE_ESCALATION", GRANTS,
+             "allow s3:PutLifecycleConfiguration",
+             "s3_version_lifecycle puts the one rule a bucket without lifecycle gets "
+             "(noncurrent versions expire after six years): a lifecycle rule can expire "
+             "objects, which is why it acts only on buckets with none, and only that rule"),
     Accepted("PRIVILEGE_ESCALATION", GRANTS, "iam:",
              "iam_revoke_wildcard and iam_revoke_role_sessions put, attach and detach the "
              "policies of roles, users and groups and set policy versions: that is how a "

@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from chalicelib.aws import translate
-from remediations.base import ApiCall, P, Remediation, State
+from remediations._policy_doc import Doc, canonical, parse
+from remediations.base import IAM_ACTION_OVERRIDES, ApiCall, P, Remediation, State
 
 # the four Block Public Access flags, for a bucket and for the account alike
 BLOCK_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
                "RestrictPublicBuckets")
 BLOCK_KEY = "PublicAccessBlockConfiguration"
+
+# S3 operations whose IAM action is not "s3:<Operation>" (AWS's service authorization
+# reference). Registered here, beside the remediations that make these calls, so the
+# permission checks (declared vs made) see the real action names.
+IAM_ACTION_OVERRIDES.update({
+    "s3:GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
+    "s3:PutBucketLifecycleConfiguration": "s3:PutLifecycleConfiguration",
+    "s3:DeleteBucketLifecycle": "s3:PutLifecycleConfiguration",
+    "s3:GetBucketNotificationConfiguration": "s3:GetBucketNotification",
+    "s3:PutBucketNotificationConfiguration": "s3:PutBucketNotification",
+    "s3:GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
+    "s3:PutObjectLockConfiguration": "s3:PutBucketObjectLockConfiguration",
+    "s3:DeleteBucketOwnershipControls": "s3:PutBucketOwnershipControls",
+})
+
+# S3 cannot return a bucket to "never versioned": never-versioned and Suspended both read
+# as OFF, so a rollback that suspends versioning reads back as the before-state.
+VERSIONING_ON, VERSIONING_OFF = "Enabled", "Off"
 
 
 def read_optional(what: str, missing_code: str, fetch: Callable[[], Any]) -> Any | None:
@@ -28,6 +48,37 @@ def read_optional(what: str, missing_code: str, fetch: Callable[[], Any]) -> Any
             if exc.response.get("Error", {}).get("Code") == missing_code:
                 return None
             raise
+
+
+def versioning(s3: Any, owner: dict[str, str]) -> dict[str, Any]:
+    """{"Status": "Enabled" | "Off", "MFADelete": bool} for the bucket."""
+    with translate(f"reading the versioning of bucket {owner['Bucket']}"):
+        found = s3.get_bucket_versioning(**owner)
+    on = found.get("Status") == VERSIONING_ON
+    return {"Status": VERSIONING_ON if on else VERSIONING_OFF,
+            "MFADelete": found.get("MFADelete") == "Enabled"}
+
+
+def versioning_call(owner: dict[str, str], status: str) -> ApiCall:
+    """PutBucketVersioning to `status` (Off becomes Suspended: S3 has no way back)."""
+    return ApiCall(service="s3", operation="PutBucketVersioning", params={
+        **owner, "VersioningConfiguration": {
+            "Status": VERSIONING_ON if status == VERSIONING_ON else "Suspended"}})
+
+
+def bucket_policy(s3: Any, owner: dict[str, str]) -> Doc | None:
+    """The bucket policy as a canonical document; None when the bucket has none."""
+    found = read_optional(f"reading the policy of bucket {owner['Bucket']}",
+                          "NoSuchBucketPolicy", lambda: s3.get_bucket_policy(**owner))
+    return canonical(parse(found["Policy"])) if found else None
+
+
+def bucket_policy_call(owner: dict[str, str], policy: Doc | None) -> ApiCall:
+    """PutBucketPolicy with `policy`, or DeleteBucketPolicy when it is None."""
+    if policy is None:
+        return ApiCall(service="s3", operation="DeleteBucketPolicy", params=owner)
+    return ApiCall(service="s3", operation="PutBucketPolicy",
+                   params={**owner, "Policy": json.dumps(policy)})
 
 
 def bucket_tags(s3: Any, bucket: str, account: str) -> dict[str, str]:

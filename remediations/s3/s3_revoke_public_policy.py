@@ -19,13 +19,12 @@ Example policy:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from chalicelib.aws import translate
-from remediations._policy_doc import canonical, is_public, parse, without
+from remediations._policy_doc import is_public, without
 from remediations.base import ApiCall, State, register
-from remediations.s3._s3 import BucketRemediation, read_optional
+from remediations.s3._s3 import BucketRemediation, bucket_policy, bucket_policy_call
 
 PUBLIC_GROUPS = frozenset({
     "http://acs.amazonaws.com/groups/global/AllUsers",
@@ -49,9 +48,7 @@ class S3RevokePublicPolicy(BucketRemediation):
 
     def read(self) -> State:
         s3 = self.target.clients("s3")
-        found = read_optional(f"reading the policy of bucket {self.bucket}",
-                              "NoSuchBucketPolicy", lambda: s3.get_bucket_policy(**self.owner))
-        policy = canonical(parse(found["Policy"])) if found else None
+        policy = bucket_policy(s3, self.owner)
         with translate(f"reading the ACL of bucket {self.bucket}"):
             acl = s3.get_bucket_acl(**self.owner)
         return {"Policy": policy,
@@ -66,12 +63,7 @@ class S3RevokePublicPolicy(BucketRemediation):
     def transition(self, frm: State, to: State) -> list[ApiCall]:
         calls = []
         if frm["Policy"] != to["Policy"]:
-            if to["Policy"] is None:
-                calls.append(ApiCall(service="s3", operation="DeleteBucketPolicy",
-                                     params=self.owner))
-            else:
-                calls.append(ApiCall(service="s3", operation="PutBucketPolicy", params={
-                    **self.owner, "Policy": json.dumps(to["Policy"])}))
+            calls.append(bucket_policy_call(self.owner, to["Policy"]))
         if frm["Acl"] != to["Acl"]:
             calls.append(ApiCall(service="s3", operation="PutBucketAcl", params={
                 **self.owner, "AccessControlPolicy": to["Acl"]}))
