@@ -57,6 +57,11 @@ class Settings:
     policy_dir: Path = field(default_factory=default_policy_dir)
     auto_limit_per_hour: int = 50
     flow_logs_destination: str | None = None
+    # the HIPAA pack's detection and logging family (#25)
+    trail_log_group_arn: str | None = None
+    trail_logs_role_arn: str | None = None
+    alarm_topic_arn: str | None = None
+    data_events_trail: str | None = None
     monthly_drill: bool = False
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
@@ -81,6 +86,10 @@ class Settings:
             auto_limit_per_hour=int(raw_limit),
             kms_key=env.get("REMEDIATION_KMS_KEY") or None,
             flow_logs_destination=env.get("REMEDIATION_FLOW_LOGS_DESTINATION") or None,
+            trail_log_group_arn=env.get("REMEDIATION_TRAIL_LOG_GROUP_ARN") or None,
+            trail_logs_role_arn=env.get("REMEDIATION_TRAIL_LOGS_ROLE_ARN") or None,
+            alarm_topic_arn=env.get("REMEDIATION_ALARM_TOPIC_ARN") or None,
+            data_events_trail=env.get("REMEDIATION_DATA_EVENTS_TRAIL") or None,
             dry_run=_flag(env, "DRY_RUN"),
             monthly_drill=_flag(env, "REMEDIATION_MONTHLY_DRILL"),
             approvers=_csv(env, "REMEDIATION_APPROVERS"),
