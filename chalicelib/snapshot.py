@@ -96,6 +96,7 @@ INVENTORY: dict[str, Inventory] = {
     "guardduty_enable": _region_detectors,
     # the HIPAA pack, detection and logging (alphabetic)
     "cloudtrail_cloudwatch_logs": _account,  # every own trail homed in the region
+    "cloudtrail_kms_encryption": _account,
     "cloudwatch_alarm_actions": _alarms,
     "securityhub_enable": _account,
 }
