@@ -97,6 +97,7 @@ INVENTORY: dict[str, Inventory] = {
     # the HIPAA pack, detection and logging (alphabetic)
     "cloudtrail_cloudwatch_logs": _account,  # every own trail homed in the region
     "cloudtrail_kms_encryption": _account,
+    "cloudtrail_s3_data_events": _account,   # the configured trail
     "cloudwatch_alarm_actions": _alarms,
     "securityhub_enable": _account,
 }
