@@ -59,6 +59,11 @@ class Settings:
     flow_logs_destination: str | None = None
     s3_access_logs_bucket: str | None = None
     s3_events_topic_arn: str | None = None
+    # the HIPAA pack's detection and logging family (#25)
+    trail_log_group_arn: str | None = None
+    trail_logs_role_arn: str | None = None
+    alarm_topic_arn: str | None = None
+    data_events_trail: str | None = None
     monthly_drill: bool = False
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
@@ -85,6 +90,10 @@ class Settings:
             flow_logs_destination=env.get("REMEDIATION_FLOW_LOGS_DESTINATION") or None,
             s3_access_logs_bucket=env.get("REMEDIATION_S3_ACCESS_LOGS_BUCKET") or None,
             s3_events_topic_arn=env.get("REMEDIATION_S3_EVENTS_TOPIC_ARN") or None,
+            trail_log_group_arn=env.get("REMEDIATION_TRAIL_LOG_GROUP_ARN") or None,
+            trail_logs_role_arn=env.get("REMEDIATION_TRAIL_LOGS_ROLE_ARN") or None,
+            alarm_topic_arn=env.get("REMEDIATION_ALARM_TOPIC_ARN") or None,
+            data_events_trail=env.get("REMEDIATION_DATA_EVENTS_TRAIL") or None,
             dry_run=_flag(env, "DRY_RUN"),
             monthly_drill=_flag(env, "REMEDIATION_MONTHLY_DRILL"),
             approvers=_csv(env, "REMEDIATION_APPROVERS"),

@@ -219,6 +219,9 @@ _ARNS = {
     DB_SNAPSHOT: "arn:aws:rds:{region}:{account}:snapshot:{id}",
     CLUSTER_SNAPSHOT: "arn:aws:rds:{region}:{account}:cluster-snapshot:{id}",
     ALARM: "arn:aws:cloudwatch:{region}:{account}:alarm:{id}",
+    # the HIPAA pack, detection and logging (alphabetic)
+    "AWS::ACM::Certificate": "arn:aws:acm:{region}:{account}:certificate/{id}",
+    "AWS::EC2::VPNConnection": "arn:aws:ec2:{region}:{account}:vpn-connection/{id}",
 }
 
 

@@ -66,6 +66,12 @@ def _recorders(clients: Clients, account: str, region: str) -> list[Resource]:
         "AWS::Config::ConfigurationRecorder", c["name"], account, region))]
 
 
+def _alarms(clients: Clients, account: str, region: str) -> list[Resource]:
+    alarms = _paged(clients, "cloudwatch", "describe_alarms", "MetricAlarms")
+    return [r for a in alarms
+            if (r := make_resource("AWS::CloudWatch::Alarm", a["AlarmName"], account, region))]
+
+
 def _account(clients: Clients, account: str, region: str) -> list[Resource]:
     return [account_resource(account, region)]
 
@@ -95,6 +101,12 @@ INVENTORY: dict[str, Inventory] = {
     "logs_kms_encryption": _log_groups,
     "config_recorder_restart": _recorders,
     "guardduty_enable": _region_detectors,
+    # the HIPAA pack, detection and logging (alphabetic)
+    "cloudtrail_cloudwatch_logs": _account,  # every own trail homed in the region
+    "cloudtrail_kms_encryption": _account,
+    "cloudtrail_s3_data_events": _account,   # the configured trail
+    "cloudwatch_alarm_actions": _alarms,
+    "securityhub_enable": _account,
 }
 
 

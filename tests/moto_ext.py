@@ -10,6 +10,9 @@ are tested end to end against the same emulator as the rest (in-process and serv
 - EC2 `CreateFlowLogs` to an S3 destination with a prefix (`arn:aws:s3:::bucket/prefix/`):
   moto looks for a bucket named `bucket/prefix/` and fails; real EC2 checks the bucket and
   keeps the prefix.
+- CloudTrail `PutEventSelectors`: a trail has basic *or* advanced event selectors, and
+  real CloudTrail replaces the one kind with the other; moto keeps the advanced ones when
+  basic ones are put (a rollback from advanced to basic selectors would read both).
 - Security Hub `BatchUpdateFindings` (`chalicelib.emulator.add_securityhub_batch_update`,
   shipped because the demo's emulator needs it too): workflow status and note of stored
   findings, `FindingNotFound` for unknown ones. Real Security Hub also emits a "Security
@@ -89,12 +92,31 @@ def install() -> None:
         update_configuration._takes_kms_key = True  # type: ignore[attr-defined]
         LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
 
+    _install_cloudtrail_selectors()
     _install_securityhub()
     _install_item_level_transaction_rollback()
 
     if not hasattr(LogsResponse, "associate_kms_key"):
         LogsResponse.associate_kms_key = associate_kms_key  # type: ignore[attr-defined]
         LogsResponse.disassociate_kms_key = disassociate_kms_key  # type: ignore[attr-defined]
+
+
+def _install_cloudtrail_selectors() -> None:
+    from moto.cloudtrail.models import Trail
+
+    if getattr(Trail.put_event_selectors, "_one_kind", False):
+        return
+
+    def put_event_selectors(self: Any, event_selectors: list[dict[str, Any]],
+                            advanced_event_selectors: list[dict[str, Any]]) -> None:
+        if event_selectors:
+            self.event_selectors, self.advanced_event_selectors = event_selectors, []
+        elif advanced_event_selectors:
+            self.event_selectors = []
+            self.advanced_event_selectors = advanced_event_selectors
+
+    put_event_selectors._one_kind = True  # type: ignore[attr-defined]
+    Trail.put_event_selectors = put_event_selectors  # type: ignore[method-assign]
 
 
 def _install_securityhub() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.finding import (
     ACCOUNT,
+    ALARM,
     CLUSTER_SNAPSHOT,
     DB_INSTANCE,
     DB_SNAPSHOT,
@@ -77,6 +78,9 @@ RESOURCE_PATHS: dict[str, tuple[str, str]] = {
         RECORDER, REQ + "configurationRecorderName"),
     "DeleteDetector": (DETECTOR, REQ + "detectorId"),
     "UpdateDetector": (DETECTOR, REQ + "detectorId"),
+    "DisableSecurityHub": (ACCOUNT, "detail.recipientAccountId"),
+    "PutEventSelectors": (TRAIL, REQ + "trailName"),
+    "PutMetricAlarm": (ALARM, REQ + "alarmName"),
     "PutRetentionPolicy": (LOG_GROUP, REQ + "logGroupName"),
     "CreateLogGroup": (LOG_GROUP, REQ + "logGroupName"),
     "DisassociateKmsKey": (LOG_GROUP, REQ + "logGroupName"),

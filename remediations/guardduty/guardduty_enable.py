@@ -17,6 +17,10 @@ Example policy:
   hipaa: ["164.308(a)(1)(ii)(D)"]
 ```
 
+The account-level result of the Config rule `guardduty-enabled-centralized` (and Security
+Hub GuardDuty.1) names the account, not a detector: the check is the same, "an enabled
+detector exists in the finding's region".
+
 Rollback disables the detector (`UpdateDetector enable=false`) rather than deleting it:
 no remediation deletes data, and a disabled detector reads back as the same "off" state.
 Exempt an account with the policy's `exempt_accounts`.
@@ -27,6 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.aws import translate
+from chalicelib.finding import ACCOUNT
 from remediations.base import ApiCall, Remediation, State, register
 
 
@@ -35,7 +40,9 @@ class GuardDutyEnable(Remediation):
     """Make sure an enabled GuardDuty detector exists in the region."""
 
     summary = "Enable GuardDuty in the region (re-enable or create the detector)"
-    resource_types = ("AWS::GuardDuty::Detector",)
+    # a detector event (CloudTrail) or the account-level Config result
+    # (guardduty-enabled-centralized, Security Hub GuardDuty.1): the same regional check
+    resource_types = ("AWS::GuardDuty::Detector", ACCOUNT)
     permissions = ("guardduty:ListDetectors", "guardduty:GetDetector",
                    "guardduty:CreateDetector", "guardduty:UpdateDetector")
 

@@ -1,0 +1,1 @@
+"""Remediations for AWS Security Hub."""
