@@ -58,6 +58,10 @@ class Settings:
     auto_limit_per_hour: int = 50
     flow_logs_destination: str | None = None
     monthly_drill: bool = False
+    # tamper-evident evidence (chalicelib.integrity): the asymmetric KMS key that signs
+    # digests and the (Object Lock) bucket they are written to
+    signing_key: str | None = None
+    evidence_bucket: str | None = None
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     # where the two secrets come from in AWS: secretsmanager:NAME or ssm:/NAME
@@ -83,6 +87,8 @@ class Settings:
             flow_logs_destination=env.get("REMEDIATION_FLOW_LOGS_DESTINATION") or None,
             dry_run=_flag(env, "DRY_RUN"),
             monthly_drill=_flag(env, "REMEDIATION_MONTHLY_DRILL"),
+            signing_key=env.get("REMEDIATION_SIGNING_KEY") or None,
+            evidence_bucket=env.get("REMEDIATION_EVIDENCE_BUCKET") or None,
             approvers=_csv(env, "REMEDIATION_APPROVERS"),
             self_arns=_csv(env, "REMEDIATION_SELF_ARNS"),
             account_id=env.get("REMEDIATION_ACCOUNT_ID") or None,
