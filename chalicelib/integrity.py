@@ -292,6 +292,7 @@ def _verify_digests(ctx: Any, after: str, verdict: Verdict, chains: dict[str, An
         verdict.digests.append(digest.key)
         if not _signature_ok(kms, verdict.key_id, verdict.algorithm, digest):
             problems.append(f"digest {digest.key}: signature invalid")
+            continue  # not ours: neither a link of the chain nor a witness of its heads
         expected = previous.sha256 if previous else ""
         if data.get("previous_digest") != expected or (
                 previous and data.get("period_start") != previous.data.get("period_end")):

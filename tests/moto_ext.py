@@ -122,6 +122,9 @@ def _install_kms_digest() -> None:
             return padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), prehashed
         return padding.PKCS1v15(), prehashed
 
+    def _blob(value: Any) -> bytes:  # moto hands blobs over decoded, or as base64 text
+        return value if isinstance(value, bytes) else base64.b64decode(value)
+
     def _key(self: Any) -> Any:
         return self.kms_backend.describe_key(self._get_param("KeyId"))
 
@@ -129,7 +132,7 @@ def _install_kms_digest() -> None:
         if self._get_param("MessageType") != "DIGEST":
             return str(sign(self))
         key, algorithm = _key(self), self._get_param("SigningAlgorithm")
-        message = base64.b64decode(self._get_param("Message"))
+        message = _blob(self._get_param("Message"))
         signature = key.private_key.private_key.sign(message, *_scheme(algorithm))
         return json.dumps({"KeyId": key.arn, "SigningAlgorithm": algorithm,
                            "Signature": base64.b64encode(signature).decode()})
@@ -140,8 +143,8 @@ def _install_kms_digest() -> None:
         key, algorithm = _key(self), self._get_param("SigningAlgorithm")
         public = key.private_key.private_key.public_key()
         try:
-            public.verify(base64.b64decode(self._get_param("Signature")),
-                          base64.b64decode(self._get_param("Message")), *_scheme(algorithm))
+            public.verify(_blob(self._get_param("Signature")),
+                          _blob(self._get_param("Message")), *_scheme(algorithm))
             valid = True
         except InvalidSignature:
             valid = False
