@@ -65,10 +65,10 @@ def _items(incident_id: str) -> list[dict[str, Any]]:
 
 
 def _cli(*args: str) -> tuple[int, str]:
-    from chalicelib import cli
-
     import contextlib
     import io
+
+    from chalicelib import cli
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
