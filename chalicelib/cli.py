@@ -218,7 +218,7 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     digest = hashlib.sha256(data).hexdigest()  # exactly the bytes written
     ctx.store.put_report(digest, since=_since(args.since).isoformat(), fmt=args.format)
     if args.output:
-        Path(args.output).write_bytes(data)
+        integrity.save_signed(ctx, data, args.output)  # and FILE.sig with a signing key
     else:
         sys.stdout.write(data.decode("utf-8"))
     print(f"sha256 {digest}", file=sys.stderr)

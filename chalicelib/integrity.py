@@ -72,7 +72,7 @@ def check_chain(incident_id: str, head: dict[str, Any] | None,
     ok = [(item, _recomputed(incident_id, item) == item.get("hash")) for item in items]
     places: dict[int, list[dict[str, Any]]] = {}
     for item, _ in ok:
-        if _seq(item) >= 1 and item.get("hash"):
+        if _seq(item) >= 1:  # a place claimed, with or without a valid hash
             places.setdefault(_seq(item), []).append(item)
     if head is None:
         if items:
@@ -152,20 +152,26 @@ class Digest:
         return hashlib.sha256(self.body).hexdigest()
 
 
-def digests(s3: Any, bucket: str) -> list[Digest]:
-    """Every digest in the bucket, oldest first (keys sort by period end)."""
+def digest_keys(s3: Any, bucket: str) -> list[str]:
+    """Every digest's key, oldest first (keys sort by period end)."""
     keys: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=PREFIX):
         keys.extend(o["Key"] for o in page.get("Contents", []))
-    out = []
-    for key in sorted(keys):
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        try:
-            data = json.loads(body)
-        except ValueError:
-            data = {}
-        out.append(Digest(key, body, data if isinstance(data, dict) else {}))
-    return out
+    return sorted(keys)
+
+
+def fetch(s3: Any, bucket: str, key: str) -> Digest:
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = {}
+    return Digest(key, body, data if isinstance(data, dict) else {})
+
+
+def digests(s3: Any, bucket: str) -> list[Digest]:
+    """Every digest in the bucket, oldest first."""
+    return [fetch(s3, bucket, key) for key in digest_keys(s3, bucket)]
 
 
 def write_digest(ctx: Any) -> dict[str, Any]:
@@ -173,8 +179,8 @@ def write_digest(ctx: Any) -> dict[str, Any]:
     bucket, key_id = _settings(ctx)
     s3, kms = ctx.aws.home_client("s3"), ctx.aws.home_client("kms")
     arn, algorithm = signing_key(kms, key_id)
-    found = digests(s3, bucket)
-    last = found[-1] if found else None
+    keys = digest_keys(s3, bucket)
+    last = fetch(s3, bucket, keys[-1]) if keys else None
     start = str(last.data.get("period_end", "")) if last else ""
     end = iso(ctx.clock())
     digest: dict[str, Any] = {"period_start": start, "period_end": end,
@@ -348,7 +354,30 @@ def auditor_commands(bucket: str, key_arn: str, key: str, algorithm: str) -> lis
         f"{pss} digest.signed",
         "# each digest's previous_digest is the SHA-256 of the digest before it:",
         "sha256sum previous-digest.json",
+        "# this report itself, signed with the same key when it was written:",
+        "openssl dgst -sha256 -verify signing-key.der -keyform DER -signature REPORT.sig"
+        f"{pss} REPORT",
     ]
+
+
+def save_signed(ctx: Any, data: bytes, path: Any) -> str | None:
+    """Write a report to `path` and, with a signing key configured, its signature beside
+    it (`path.sig`, DER, the same KMS key and algorithm as the digests), checked with
+    `openssl dgst -sha256 -verify signing-key.der -keyform DER -signature FILE.sig FILE`.
+    Returns the signature file's name, or None."""
+    from pathlib import Path
+
+    out = Path(path)
+    out.write_bytes(data)
+    if not ctx.settings.signing_key:
+        return None
+    kms = ctx.aws.home_client("kms")
+    arn, algorithm = signing_key(kms, ctx.settings.signing_key)
+    signed = kms.sign(KeyId=arn, Message=hashlib.sha256(data).digest(),
+                      MessageType="DIGEST", SigningAlgorithm=algorithm)
+    sig = out.with_name(out.name + ".sig")
+    sig.write_bytes(signed["Signature"])
+    return str(sig)
 
 
 def scheduled(ctx: Any) -> dict[str, Any]:

@@ -31,6 +31,14 @@ def test_every_format_states_the_integrity_of_its_period(env: Context,
     assert integrity["digest_range"][0].startswith("digests/")
     assert any(c.startswith("openssl dgst -sha256 -verify signing-key.der")
                for c in integrity["commands"])
+    # the report itself is signed with the same key: openssl checks it against the file
+    key = boto3.client("kms", region_name="us-east-1").get_public_key(
+        KeyId=str(env.settings.signing_key))["PublicKey"]
+    (tmp_path / "signing-key.der").write_bytes(key)
+    check = next(c for c in integrity["commands"] if "REPORT.sig" in c)
+    done = subprocess.run(["bash", "-c", check.replace("REPORT", "r.json")], cwd=tmp_path,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "Verified OK" in done.stdout, done.stderr
     for fmt in ("md", "html"):
         assert _cli("--since", "2020-01-01", "--format", fmt, "-o",
                     str(tmp_path / f"r.{fmt}"))[0] == 0
