@@ -105,3 +105,12 @@ def monthly_drill(event: Any) -> dict[str, Any]:
     from chalicelib.entry import scheduled_drill
 
     return scheduled_drill()
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="evidence_digest")
+def evidence_digest(event: Any) -> dict[str, Any]:
+    """Sign the heads of every timeline that moved this hour into the evidence bucket."""
+    from chalicelib.context import current
+    from chalicelib.integrity import scheduled
+
+    return scheduled(current())

@@ -181,11 +181,19 @@ def cmd_incidents(args: argparse.Namespace) -> int:
 
 
 def cmd_evidence(args: argparse.Namespace) -> int:
+    import getpass
     import hashlib
 
-    from chalicelib import evidence
+    from chalicelib import evidence, integrity
 
     ctx = _context()
+    if args.verify_records:
+        verdict = integrity.verify(ctx, _since(args.since) if args.since else None)
+        print("\n".join(verdict.problems) if verdict.problems else verdict.summary())
+        return EXIT_OK if verdict.ok else EXIT_FAILED
+    if args.digest:
+        _emit(integrity.write_digest(ctx))
+        return EXIT_OK
     if args.verify:
         try:
             data = Path(args.verify).read_bytes()
@@ -201,24 +209,20 @@ def cmd_evidence(args: argparse.Namespace) -> int:
               f"{known['generated_at']} (since {known['since']}), sha256 {digest}")
         return EXIT_OK
     if not args.since:
-        _die("evidence needs --since DATE (or --verify FILE)", EXIT_INPUT)
-    snapshot = None
-    if args.snapshot:
-        from chalicelib.snapshot import take
-
-        accounts = _csv_arg(args.accounts) or [ctx.aws.account_id()]
-        regions = _csv_arg(args.regions) or [ctx.aws.home_region]
-        snapshot = take(ctx, accounts=accounts, regions=regions)
-    import getpass
-
-    report = evidence.build(ctx.store, since=_since(args.since), policies=ctx.policies,
-                            snapshot=snapshot,
-                            generated_by=args.as_user or f"cli:{getpass.getuser()}")
-    render = {"md": evidence.to_md, "html": evidence.to_html, "json": evidence.to_json}
-    text = render[args.format](report).rstrip("\n") + "\n"  # exactly the bytes written
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    ctx.store.put_report(digest, since=report["since"], fmt=args.format)
-    _write_or_print(text, args.output)
+        _die("evidence needs --since DATE (or --verify FILE, --verify-records, --digest)",
+             EXIT_INPUT)
+    if args.format == "pdf" and not args.output:
+        _die("--format pdf needs -o FILE", EXIT_INPUT)
+    data = evidence.generate(ctx, since=_since(args.since), fmt=args.format,
+                             snapshot=args.snapshot, accounts=_csv_arg(args.accounts),
+                             regions=_csv_arg(args.regions),
+                             generated_by=args.as_user or f"cli:{getpass.getuser()}")
+    digest = hashlib.sha256(data).hexdigest()  # exactly the bytes written
+    ctx.store.put_report(digest, since=_since(args.since).isoformat(), fmt=args.format)
+    if args.output:
+        integrity.save_signed(ctx, data, args.output)  # and FILE.sig with a signing key
+    else:
+        sys.stdout.write(data.decode("utf-8"))
     print(f"sha256 {digest}", file=sys.stderr)
     return EXIT_OK
 
@@ -359,8 +363,14 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evidence", help="HIPAA evidence report per Security Rule reference")
     p.add_argument("--since", metavar="DATE",
                    help="incidents opened on or after (YYYY-MM-DD)")
-    p.add_argument("--format", choices=("md", "html", "json"), default="md")
+    p.add_argument("--format", choices=("md", "html", "json", "pdf"), default="md",
+                   help="pdf: the HTML printed by headless Chromium (needs -o)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--verify-records", action="store_true", help=(
+        "walk every timeline's hash chain and the signed digests: exit 0 intact, 1 naming "
+        "each damaged incident and digest (--since: what changed since DATE)"))
+    p.add_argument("--digest", action="store_true",
+                   help="write one signed digest of the chain heads now")
     p.add_argument("--snapshot", action="store_true", help=(
         "add the current state of every watched resource, read from AWS"))
     p.add_argument("--accounts", metavar="IDS", help="with --snapshot: comma-separated "

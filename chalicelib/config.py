@@ -65,6 +65,10 @@ class Settings:
     alarm_topic_arn: str | None = None
     data_events_trail: str | None = None
     monthly_drill: bool = False
+    # tamper-evident evidence (chalicelib.integrity): the asymmetric KMS key that signs
+    # digests and the (Object Lock) bucket they are written to
+    signing_key: str | None = None
+    evidence_bucket: str | None = None
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     # where the two secrets come from in AWS: secretsmanager:NAME or ssm:/NAME
@@ -96,6 +100,8 @@ class Settings:
             data_events_trail=env.get("REMEDIATION_DATA_EVENTS_TRAIL") or None,
             dry_run=_flag(env, "DRY_RUN"),
             monthly_drill=_flag(env, "REMEDIATION_MONTHLY_DRILL"),
+            signing_key=env.get("REMEDIATION_SIGNING_KEY") or None,
+            evidence_bucket=env.get("REMEDIATION_EVIDENCE_BUCKET") or None,
             approvers=_csv(env, "REMEDIATION_APPROVERS"),
             self_arns=_csv(env, "REMEDIATION_SELF_ARNS"),
             account_id=env.get("REMEDIATION_ACCOUNT_ID") or None,

@@ -2,8 +2,13 @@
 how fast it was fixed, who approved, and what is still open — plus every running breach
 notification clock.
 
+The report also states whether the records behind it verified (`chalicelib.integrity`):
+the hash chains, the range of signed digests, the signing key, and the commands an
+auditor runs to re-check a digest with the AWS CLI and openssl alone.
+
 Example:
     remediate evidence --since 2026-01-01 --format html -o evidence.html
+    remediate evidence --since 2026-01-01 --format pdf -o evidence.pdf
 """
 
 from __future__ import annotations
@@ -117,6 +122,95 @@ def build(store: Store, *, since: dt.datetime, now: dt.datetime | None = None,
             **({"snapshot": snapshot} if snapshot is not None else {})}
 
 
+def generate(ctx: Any, *, since: dt.datetime, fmt: str, snapshot: bool = False,
+             accounts: list[str] | None = None, regions: list[str] | None = None,
+             generated_by: str = "autoremediate") -> bytes:
+    """The report as the bytes to write: md, html, json or pdf. With signed digests
+    configured, one is written first, so the report's digest range reaches now."""
+    from chalicelib import integrity
+
+    taken = None
+    if snapshot:
+        from chalicelib.snapshot import take
+
+        taken = take(ctx, accounts=accounts or [ctx.aws.account_id()],
+                     regions=regions or [ctx.aws.home_region])
+    if ctx.settings.evidence_bucket and ctx.settings.signing_key:
+        integrity.write_digest(ctx)
+    report = build(ctx.store, since=since, policies=ctx.policies, snapshot=taken,
+                   generated_by=generated_by, now=ctx.clock())
+    report["integrity"] = integrity.statement(ctx, since)
+    if fmt == "pdf":
+        return to_pdf(to_html(report))
+    render = {"md": to_md, "html": to_html, "json": to_json}[fmt]
+    return (render(report).rstrip("\n") + "\n").encode("utf-8")
+
+
+ENGINES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def pdf_engine() -> str:
+    """Headless Chromium's path. Raises ConfigurationError (exit 2) without one."""
+    import os
+    import shutil
+
+    from chalicelib.errors import ConfigurationError
+
+    for name in (os.environ.get("REMEDIATION_CHROMIUM", ""), *ENGINES):
+        found = shutil.which(name) if name else None
+        if found:
+            return found
+    raise ConfigurationError(
+        "--format pdf needs headless Chromium and none was found (looked for "
+        f"{', '.join(ENGINES)}): install it (Debian/Ubuntu: `apt-get install chromium`; "
+        "macOS: `brew install --cask chromium`) or set REMEDIATION_CHROMIUM to its path; "
+        "or write --format html and print that from a browser")
+
+
+def to_pdf(page: str, *, timeout: float = 120) -> bytes:
+    """Print `page` (HTML) to PDF with headless Chromium, in a fresh profile, with no
+    network, sync or update traffic; the page is self-contained."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from chalicelib.errors import AutoremediateError
+
+    engine = pdf_engine()
+    with tempfile.TemporaryDirectory(prefix="evidence-pdf-") as tmp:
+        source, out = Path(tmp) / "report.html", Path(tmp) / "report.pdf"
+        source.write_text(page, encoding="utf-8")
+        command = [engine, "--headless", "--no-sandbox", "--disable-gpu",
+                   "--disable-background-networking", "--disable-component-update",
+                   "--disable-sync", "--no-first-run", "--no-pdf-header-footer",
+                   f"--user-data-dir={Path(tmp) / 'profile'}", f"--print-to-pdf={out}",
+                   source.as_uri()]
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise AutoremediateError(f"{engine} did not print the PDF in {timeout:.0f} s"
+                                     ) from exc
+        if not out.exists() or out.stat().st_size == 0:
+            tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+            raise AutoremediateError(f"{engine} wrote no PDF (exit {done.returncode}): "
+                                     + " | ".join(tail))
+        return out.read_bytes()
+
+
+def _integrity_lines(report: dict[str, Any]) -> tuple[str, list[str]]:
+    """(verdict sentence, detail sentences) of the report's integrity statement."""
+    i = report["integrity"]
+    period = f"{report['since']} to {report['generated_at']}"
+    verdict = (f"Period {period}: the records verified ({i['summary']})." if i["verified"]
+               else f"Period {period}: the records did NOT verify: {i['summary']}.")
+    rng = " to ".join(i["digest_range"]) if i["digest_range"] else "none"
+    return verdict, [f"Signed digests: {i['digests']} ({rng}) in bucket "
+                     f"{i['bucket'] or '(not configured)'}.",
+                     f"Signing key: {i['signing_key'] or '(not configured)'} "
+                     f"({i['algorithm'] or 'ECDSA_SHA_256'}).",
+                     *i["problems"]]
+
+
 def _approval(row: dict[str, Any]) -> str:
     if row["approved_by"]:
         return ", ".join(row["approved_by"])
@@ -223,6 +317,12 @@ def to_md(report: dict[str, Any]) -> str:
                       f"{md(s['policy'])} | {md(_judged(s))} | {md(s['incident_id'] or '—')} |"
                       for s in c["snapshot"]]
             lines.append("")
+    if report.get("integrity"):
+        verdict, facts = _integrity_lines(report)
+        lines += ["## Integrity of the records", "", verdict, ""]
+        lines += [f"- {md(f)}" for f in facts]
+        lines += ["", "An auditor re-checks the latest digest with the AWS CLI and openssl "
+                  "alone:", "", "```sh", *report["integrity"]["commands"], "```", ""]
     if report["still_open"]:
         lines += ["## Still open", ""]
         lines += [f"- {md(r['incident_id'])}: {md(r['remediation'])} on {md(r['resource'])}"
@@ -300,6 +400,14 @@ def to_html(report: dict[str, Any]) -> str:
                 for s in c["snapshot"])
             parts.append("<p>Configuration now:</p><table><tr><th>Resource</th><th>Policy"
                          f"</th><th>State</th><th>Incident</th></tr>{now_rows}</table>")
+    if report.get("integrity"):
+        verdict, facts = _integrity_lines(report)
+        items = "".join(f"<li>{e(f)}</li>" for f in facts)
+        cls = "" if report["integrity"]["verified"] else " class=clock"
+        parts.append(f"<h2>Integrity of the records</h2><p{cls}>{e(verdict)}</p>"
+                     f"<ul>{items}</ul><p>An auditor re-checks the latest digest with the "
+                     "AWS CLI and openssl alone:</p><pre>"
+                     + e("\n".join(report["integrity"]["commands"])) + "</pre>")
     body = "".join(parts)
     titles: list[str] = []
 

@@ -56,6 +56,30 @@ class TimelineEntry(BaseModel):
     kind: EntryKind
     actor: str = Field(description="who: autoremediate, a user id, or the event's principal")
     detail: dict[str, Any] = Field(default_factory=dict)
+    seq: int = Field(default=0, description="its place in the incident's chain, from 1")
+    prev: str = Field(default="", description="the previous entry's hash; '' for the first")
+    hash: str = Field(default="", description=(
+        "SHA-256 of the entry's canonical JSON without `hash` (`chain_hash`)"))
+
+
+def canonical(fields: dict[str, Any]) -> bytes:
+    """Sorted keys, no whitespace, UTF-8 (what `jq -cS` prints): the bytes that are hashed
+    and signed."""
+    import json
+
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str).encode("utf-8")
+
+
+def chain_hash(incident_id: str, seq: int, at: str, kind: str, actor: str,
+               detail: dict[str, Any], prev: str) -> str:
+    """An entry's `hash`: its own fields (and its incident's id, so an entry cannot be
+    moved to another incident), the stored `at` text, `prev`, never `hash` itself."""
+    import hashlib
+
+    return hashlib.sha256(canonical({
+        "incident_id": incident_id, "seq": seq, "at": at, "kind": kind, "actor": actor,
+        "detail": detail, "prev": prev})).hexdigest()
 
 
 class Incident(BaseModel):

@@ -26,6 +26,9 @@ are tested end to end against the same emulator as the rest (in-process and serv
   transaction names. Saving, running and restoring happen under `LOCK`, the one lock
   `serialize_dynamodb` takes for every item write, so no other write can land between a
   save and its restore (it would be undone).
+- KMS `Sign` / `Verify` with `MessageType` `DIGEST`: moto ignores it and hashes the
+  digest again; real KMS signs the given SHA-256 as it is (what `openssl dgst -sha256
+  -verify` over the message checks). The patch signs and verifies prehashed digests.
 - `serialize_dynamodb()`: real DynamoDB evaluates a write's condition and applies it
   atomically; moto does not (it reads, evaluates and writes with no lock), so two
   threads can both pass one condition. Tests and benchmarks that race threads need
@@ -94,6 +97,7 @@ def install() -> None:
 
     _install_cloudtrail_selectors()
     _install_securityhub()
+    _install_kms_digest()
     _install_item_level_transaction_rollback()
 
     if not hasattr(LogsResponse, "associate_kms_key"):
@@ -117,6 +121,61 @@ def _install_cloudtrail_selectors() -> None:
 
     put_event_selectors._one_kind = True  # type: ignore[attr-defined]
     Trail.put_event_selectors = put_event_selectors  # type: ignore[method-assign]
+
+
+def _install_kms_digest() -> None:
+    import base64
+    import json
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
+    from moto.kms.responses import KmsResponse
+
+    if getattr(KmsResponse.sign, "_digest", False):
+        return
+    sign, verify = KmsResponse.sign, KmsResponse.verify
+
+    def _scheme(algorithm: str) -> tuple[Any, ...]:
+        prehashed = utils.Prehashed(hashes.SHA256())
+        if algorithm.startswith("ECDSA"):
+            return (ec.ECDSA(prehashed),)
+        if algorithm.startswith("RSASSA_PSS"):
+            return padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), prehashed
+        return padding.PKCS1v15(), prehashed
+
+    def _blob(value: Any) -> bytes:  # moto hands blobs over decoded, or as base64 text
+        return value if isinstance(value, bytes) else base64.b64decode(value)
+
+    def _key(self: Any) -> Any:
+        return self.kms_backend.describe_key(self._get_param("KeyId"))
+
+    def digest_sign(self: Any) -> str:
+        if self._get_param("MessageType") != "DIGEST":
+            return str(sign(self))
+        key, algorithm = _key(self), self._get_param("SigningAlgorithm")
+        message = _blob(self._get_param("Message"))
+        signature = key.private_key.private_key.sign(message, *_scheme(algorithm))
+        return json.dumps({"KeyId": key.arn, "SigningAlgorithm": algorithm,
+                           "Signature": base64.b64encode(signature).decode()})
+
+    def digest_verify(self: Any) -> str:
+        if self._get_param("MessageType") != "DIGEST":
+            return str(verify(self))
+        key, algorithm = _key(self), self._get_param("SigningAlgorithm")
+        public = key.private_key.private_key.public_key()
+        try:
+            public.verify(_blob(self._get_param("Signature")),
+                          _blob(self._get_param("Message")), *_scheme(algorithm))
+            valid = True
+        except InvalidSignature:
+            valid = False
+        return json.dumps({"KeyId": key.arn, "SignatureValid": valid,
+                           "SigningAlgorithm": algorithm})
+
+    digest_sign._digest = True  # type: ignore[attr-defined]
+    KmsResponse.sign = digest_sign  # type: ignore[method-assign]
+    KmsResponse.verify = digest_verify  # type: ignore[method-assign]
 
 
 def _install_securityhub() -> None:
