@@ -120,7 +120,7 @@ def _camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^0-9A-Za-z]+", name))
 
 
-def statements_for(actions: Iterable[str]) -> list[dict[str, object]]:
+def statements_for(actions: Iterable[str], *, prefix: str = "") -> list[dict[str, object]]:
     """Allow each action on exactly the resources the Reference says it takes.
 
     An action that requires a resource type is granted on the ARN pattern of every type it
@@ -143,7 +143,7 @@ def statements_for(actions: Iterable[str]) -> list[dict[str, object]]:
         granted, scope = groups.setdefault(sid, (set(), set()))
         granted.add(action)
         scope |= resources
-    return [{"Sid": sid, "Effect": "Allow", "Action": sorted(granted),
+    return [{"Sid": prefix + sid, "Effect": "Allow", "Action": sorted(granted),
              "Resource": sorted(scope)}
             for sid, (granted, scope) in sorted(groups.items())]
 
@@ -184,8 +184,16 @@ def secret_statements(sources: list[str]) -> list[dict[str, object]]:
 def lambda_policy(*, table: str, role_name: str = "autoremediate-member",
                   secrets: list[str] | None = None) -> dict[str, object]:
     """The deployment's policy (`.chalice/policy-<stage>.json`), rendered from declarations."""
+    from chalicelib.integrity import DIGEST_ACTIONS
+
     statements = _remediation_statements()
-    table_actions = sorted(a for a in PLATFORM_ACTIONS if a.startswith("dynamodb:"))
+    # the hourly evidence digest: sign with the asymmetric key, write to the evidence
+    # bucket (both operator settings, so scoped by type; the bucket's Object Lock and
+    # policy keep what is written there); its table scan is in StateTable
+    statements += statements_for([a for a in DIGEST_ACTIONS if not a.startswith("dynamodb:")],
+                                 prefix="EvidenceDigest")
+    table_actions = sorted({*(a for a in PLATFORM_ACTIONS if a.startswith("dynamodb:")),
+                            *(a for a in DIGEST_ACTIONS if a.startswith("dynamodb:"))})
     statements += [
         {"Sid": "StateTable", "Effect": "Allow", "Action": table_actions,
          "Resource": [f"arn:aws:dynamodb:*:*:table/{table}"]},

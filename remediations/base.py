@@ -50,6 +50,7 @@ IAM_ACTION_OVERRIDES: dict[str, str] = {
     "s3:DeleteBucketEncryption": "s3:PutEncryptionConfiguration",
     "s3:HeadBucket": "s3:ListBucket",
     "s3:ListBuckets": "s3:ListAllMyBuckets",
+    "s3:ListObjectsV2": "s3:ListBucket",
     "s3control:GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock",
     "s3control:PutPublicAccessBlock": "s3:PutAccountPublicAccessBlock",
     "s3control:DeletePublicAccessBlock": "s3:PutAccountPublicAccessBlock",
