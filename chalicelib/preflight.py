@@ -174,6 +174,7 @@ class Scope:
     vpc: str
     enis: list[Eni]
     cut: Cut
+    unknown: str = ""  # why the interfaces cannot be known (then nothing is read)
 
 
 # -- the result ---------------------------------------------------------------------------
@@ -320,6 +321,8 @@ def check(clients: Callable[[str], Any], scope: Scope, *, days: int, max_events:
           now: dt.datetime) -> Traffic:
     """Count the accepted flows of the last `days` that `scope.cut` would stop. Read-only:
     DescribeFlowLogs, FilterLogEvents."""
+    if scope.unknown:
+        return skipped(scope.unknown, days)
     if not scope.enis:
         return Traffic(checked=True, days=days, note="no network interface is affected")
     groups, other = _destinations(clients("ec2"), scope)

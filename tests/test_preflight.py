@@ -74,7 +74,7 @@ class World:
             DeliverLogsPermissionArn=f"arn:aws:iam::{ACCOUNT}:role/flow-logs")
 
     def records(self, logs: Any, flows: list[tuple[str, int, str]], *,
-                eni: str | None = None, days_ago: float = 1) -> None:
+                eni: str | None = None, days_ago: float = 1, dst: str = "10.0.1.10") -> None:
         """(source, destination port, action) flows to the ENI, in the default format."""
         eni = eni or self.eni
         stream = f"{eni}-all"
@@ -84,7 +84,7 @@ class World:
         at = NOW_MS - int(days_ago * DAY_MS)
         logs.put_log_events(logGroupName=GROUP_NAME, logStreamName=stream, logEvents=[
             {"timestamp": at + i, "message": (
-                f"2 {ACCOUNT} {eni} {src} 10.0.1.10 {40000 + i} {port} 6 10 840 "
+                f"2 {ACCOUNT} {eni} {src} {dst} {40000 + i} {port} 6 10 840 "
                 f"{at // 1000} {at // 1000 + 60} {action} OK")}
             for i, (src, port, action) in enumerate(flows)])
 
@@ -285,6 +285,40 @@ def test_preflight_off_reads_nothing(ctx: Context, ec2: Any, logs: Any) -> None:
     assert "logs:FilterLogEvents" not in writes.read
     dry = entry(ctx, str(r.incident_id), EntryKind.DRY_RUN)
     assert "pre-flight: off for this policy: traffic not checked" in dry["notes"]
+
+
+def test_a_public_db_instance_counts_only_clients_from_outside(ctx: Context, ec2: Any,
+                                                              logs: Any) -> None:
+    """The flows to the instance's port from public addresses are the ones cut; the VPC's
+    own and private (peered, VPN) sources still reach the private endpoint."""
+    world = World(ec2)
+    second = ec2.create_subnet(VpcId=world.vpc, CidrBlock="10.0.2.0/24",
+                               AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
+    rds = boto3.client("rds", region_name="us-east-1")
+    rds.create_db_subnet_group(DBSubnetGroupName="phi", DBSubnetGroupDescription="d",
+                               SubnetIds=[world.subnet, second])
+    rds.create_db_instance(
+        DBInstanceIdentifier="phi-db", Engine="postgres", DBInstanceClass="db.t3.micro",
+        MasterUsername="admin", MasterUserPassword="not-a-real-password",
+        AllocatedStorage=20, PubliclyAccessible=True, DBSubnetGroupName="phi",
+        VpcSecurityGroupIds=[world.group])
+    # what RDS creates for the instance (moto does not): its interface in the subnet
+    eni = ec2.create_network_interface(SubnetId=world.subnet, Groups=[world.group],
+                                       PrivateIpAddress="10.0.1.20",
+                                       Description="RDSNetworkInterface")[
+        "NetworkInterface"]["NetworkInterfaceId"]
+    world.flow_logs(logs)
+    world.records(logs, [("203.0.113.5", 5432, "ACCEPT"), ("10.0.2.2", 5432, "ACCEPT"),
+                         ("172.16.0.9", 5432, "ACCEPT"), ("203.0.113.5", 22, "ACCEPT")],
+                  eni=eni, dst="10.0.1.20")
+
+    r = handle(cloudtrail_event("ModifyDBInstance", "rds", {
+        "dBInstanceIdentifier": "phi-db", "publiclyAccessible": True}), ctx)[0]
+
+    assert r.outcome is Outcome.APPROVAL_REQUESTED
+    notes = ctx.store.approval(str(r.approval_id)).plan.notes
+    assert any(n.startswith("pre-flight: live traffic: 1 accepted flow from 1 source to "
+                            "port 5432 in 14 days on 1 ENI") for n in notes), notes
 
 
 @pytest.mark.parametrize("name", sorted(load()))

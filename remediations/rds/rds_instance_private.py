@@ -99,18 +99,18 @@ class RdsInstancePrivate(preflight.TrafficChecked[preflight.TrafficParams]):
         groups = [g["VpcSecurityGroupId"] for g in db.get("VpcSecurityGroups", [])]
         vpc = str(db.get("DBSubnetGroup", {}).get("VpcId", ""))
         port = int((db.get("Endpoint") or {}).get("Port") or db.get("DbInstancePort") or 0)
+        if not (vpc and subnets):
+            return preflight.Scope(vpc=vpc, enis=[], cut=preflight.Cut({}), unknown=(
+                "the instance names no VPC subnets: traffic not checked"))
         filters = [{"Name": "description", "Values": ["RDSNetworkInterface"]},
-                   *([{"Name": "subnet-id", "Values": subnets}] if subnets else []),
+                   {"Name": "subnet-id", "Values": subnets},
                    *([{"Name": "group-id", "Values": groups}] if groups else [])]
         enis = preflight.enis(self.target.clients("ec2"), filters)
-        cidrs: list[str] = []
-        if vpc:
-            with translate(f"reading the CIDR blocks of {vpc}"):
-                found = self.target.clients("ec2").describe_vpcs(VpcIds=[vpc])["Vpcs"]
-            cidrs = [a["CidrBlock"] for v in found
-                     for a in v.get("CidrBlockAssociationSet", [])]
-            cidrs += [a["Ipv6CidrBlock"] for v in found
-                      for a in v.get("Ipv6CidrBlockAssociationSet", [])]
+        with translate(f"reading the CIDR blocks of {vpc}"):
+            found = self.target.clients("ec2").describe_vpcs(VpcIds=[vpc])["Vpcs"]
+        cidrs = [a["CidrBlock"] for v in found for a in v.get("CidrBlockAssociationSet", [])]
+        cidrs += [a["Ipv6CidrBlock"] for v in found
+                  for a in v.get("Ipv6CidrBlockAssociationSet", [])]
         private = [*map(str, preflight.PRIVATE), *cidrs]
         stays = [preflight.allow("-1", -1, -1, private)]
         cut = preflight.Cut({"ingress": [preflight.allow("tcp", port, port, ["0.0.0.0/0",
