@@ -321,6 +321,32 @@ def test_a_public_db_instance_counts_only_clients_from_outside(ctx: Context, ec2
                             "port 5432 in 14 days on 1 ENI") for n in notes), notes
 
 
+def test_egress_counts_flows_from_the_interfaces_to_the_world(ctx: Context, ec2: Any,
+                                                             logs: Any) -> None:
+    world = World(ec2)
+    ec2.create_tags(Resources=[world.group],
+                    Tags=[{"Key": "data-classification", "Value": "phi"}])
+    ec2.authorize_security_group_egress(GroupId=world.group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+         "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+         "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+    world.flow_logs(logs)
+    world.records(logs, [("10.0.1.10", 5432, "ACCEPT")] * 2, dst="93.184.216.34")  # cut
+    world.records(logs, [("10.0.1.10", 443, "ACCEPT")], dst="93.184.216.34")  # 443 stays
+    world.records(logs, [("10.0.1.10", 5432, "ACCEPT")], dst="10.5.5.5")  # 10/8 stays
+
+    r = handle(cloudtrail_event("AuthorizeSecurityGroupEgress", "ec2", {
+        "groupId": world.group, "ipPermissions": {"items": [{
+            "ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432,
+            "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}), ctx)[0]
+
+    assert r.outcome is Outcome.APPROVAL_REQUESTED  # the shipped policy asks anyway
+    notes = ctx.store.approval(str(r.approval_id)).plan.notes
+    assert any(n.startswith("pre-flight: live traffic: 2 accepted flows to 1 destination on "
+                            "port 5432 in 14 days") for n in notes), notes
+
+
 @pytest.mark.parametrize("name", sorted(load()))
 def test_every_remediation_that_cuts_traffic_has_the_preflight_wired(name: str) -> None:
     cls = load()[name]

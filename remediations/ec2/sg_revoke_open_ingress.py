@@ -20,6 +20,10 @@ Example policy (a public load balancer's group may also allow 80):
 
 Before- and after-state are all the group's ingress rules by content (the timeline's diff
 shows what went and what stayed); rollback re-authorizes exactly the revoked ones.
+
+Revoking can cut a connection (`cuts_traffic`): the plan first counts the accepted flows of
+the last `preflight_days` that the revoked rules carried (`chalicelib.preflight`); with
+`preflight: hold_if_traffic` a port other than 22/3389 in use waits for approval.
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ Example policy:
 ```
 
 Before-state is `PubliclyAccessible`; rollback sets it back (applied immediately).
+The plan counts the accepted flows from public addresses to the instance's port in the
+flow logs first (`chalicelib.preflight`): the approver sees who would lose access.
 """
 
 from __future__ import annotations
