@@ -138,7 +138,7 @@ class Policy(BaseModel):
         """`params`, with the pre-flight options for a remediation that can cut traffic."""
         if not cuts_traffic:
             return self.params
-        return {**self.params, "preflight": self.preflight.value,
+        return {**self.params, "preflight": Preflight(self.preflight).value,
                 "preflight_days": self.preflight_days}
 
     # where it came from, for messages and ordering (not part of the YAML)
