@@ -38,8 +38,9 @@ def remediation_for(ctx: Context, finding: Finding, policy: Policy,
     """The policy's remediation for the finding's resource. With `drill` (remediation ->
     shipped before-state) it plans from that state and cannot reach AWS."""
     resource = resource or resource_of(finding)
+    params = policy.remediation_params(remediation_class(policy.remediation).cuts_traffic)
     return build(ctx, policy.remediation, resource, account=finding.account,
-                 region=finding.region, params=policy.params, drill=drill)
+                 region=finding.region, params=params, drill=drill)
 
 
 def _no_aws(service: str) -> Any:

@@ -56,6 +56,7 @@ class Settings:
     role_name: str = "autoremediate-member"
     policy_dir: Path = field(default_factory=default_policy_dir)
     auto_limit_per_hour: int = 50
+    preflight_max_events: int = 100_000  # flow-log events one pre-flight check reads
     flow_logs_destination: str | None = None
     s3_access_logs_bucket: str | None = None
     s3_events_topic_arn: str | None = None
@@ -87,8 +88,13 @@ class Settings:
         if not raw_limit.isdigit():
             raise ConfigurationError(
                 f"REMEDIATION_AUTO_LIMIT must be a whole number (0 = no limit), not {raw_limit!r}")
+        raw_events = env.get("REMEDIATION_PREFLIGHT_MAX_EVENTS", "").strip() or "100000"
+        if not raw_events.isdigit() or int(raw_events) < 1:
+            raise ConfigurationError("REMEDIATION_PREFLIGHT_MAX_EVENTS must be a whole number "
+                                     f"of at least 1, not {raw_events!r}")
         return cls(
             table=env.get("REMEDIATION_TABLE") or "autoremediate",
+            preflight_max_events=int(raw_events),
             auto_limit_per_hour=int(raw_limit),
             kms_key=env.get("REMEDIATION_KMS_KEY") or None,
             flow_logs_destination=env.get("REMEDIATION_FLOW_LOGS_DESTINATION") or None,

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from chalicelib import preflight as traffic
 from chalicelib.finding import Finding
 from chalicelib.policy import Mode, Policy
 
 if TYPE_CHECKING:
     from chalicelib.record import Incident
+    from remediations.base import Plan
 
 
 class Decision(StrEnum):
@@ -136,3 +138,19 @@ def over_budget(policy: Policy, account: str, limit: int) -> Gate:
         f"blast radius: {limit} automatic changes were already made in account {account} "
         f"this hour; the fix is held for approval (approve all held fixes at once: "
         f"remediate approve --held --policy {policy.name} --account {account})"), held=True)
+
+
+def preflight(policy: Policy, plan: Plan) -> Gate | None:
+    """Approval instead of an automatic fix when the plan's pre-flight check found accepted
+    flows it would cut on a port other than 22/3389 (world-open admin ports are cut
+    regardless; the figures are in the notes) and the policy says `hold_if_traffic`.
+    None when there is nothing to hold."""
+    found = plan.saved.get(traffic.KEY)
+    if policy.preflight is not traffic.Mode.HOLD or not found:
+        return None
+    checked = traffic.Traffic.model_validate(found)
+    if not traffic.held_ports(checked):
+        return None
+    return Gate(Decision.APPROVAL, (
+        f"{checked.figure(checked.held)}; the fix waits for approval (policy {policy.name}: "
+        "preflight: hold_if_traffic)"))

@@ -289,11 +289,12 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
     if decision.decision is gate.Decision.DRY_RUN:
         ctx.store.append(iid, EntryKind.DRY_RUN, ACTOR, {
             "reason": decision.reason, "before": plan.before, "after": plan.after,
-            "calls": result.changes}, batch=batch)
+            "calls": result.changes, **_notes(plan)}, batch=batch)
         return result.model_copy(update={"outcome": Outcome.DRY_RUN,
                                           "reason": decision.reason})
     if decision.decision is gate.Decision.AUTO:
-        decision = gate.fight(policy, incident, finding, now=ctx.clock()) or decision
+        decision = (gate.fight(policy, incident, finding, now=ctx.clock())
+                    or gate.preflight(policy, plan) or decision)
     if decision.fighting is not None:
         ctx.store.update_incident(iid, batch=batch, fighting=True,
                                   fighting_principals=list(decision.fighting))
@@ -305,6 +306,11 @@ def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,
         decision = gate.over_budget(policy, finding.account, ctx.settings.auto_limit_per_hour)
         logger.warning("auto limit reached", extra={"account": finding.account})
     return _ask(finding, policy, rem, plan, incident, ctx, decision, result, batch)
+
+
+def _notes(plan: Plan) -> dict[str, Any]:
+    """The plan's notes for its timeline entry (the pre-flight's figures, for one)."""
+    return {"notes": plan.notes} if plan.notes else {}
 
 
 # gate decisions that leave the resource alone, with no incident, and their outcome
@@ -319,7 +325,7 @@ def _auto(finding: Finding, policy: Policy, rem: Remediation, plan: Plan, incide
     unplanned = batch.checkpoint()
     ctx.store.append(iid, EntryKind.PLANNED, ACTOR, {
         "reason": decision.reason, "before": plan.before, "after": plan.after,
-        "calls": result.changes}, batch=batch)
+        "calls": result.changes, **_notes(plan)}, batch=batch)
     if incident.status is Status.RESOLVED:  # drifted again after a fix: re-open
         ctx.store.update_incident(iid, batch=batch, status=Status.OPEN)
     if not ctx.store.take_auto_change(finding.account, ctx.settings.auto_limit_per_hour,

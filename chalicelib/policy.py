@@ -41,6 +41,7 @@ from pydantic import (
 from chalicelib.errors import PolicyError
 from chalicelib.finding import AccountId, Finding, Source
 from chalicelib.hipaa import CONTROLS
+from chalicelib.preflight import Mode as Preflight
 
 EXEMPT_TAG = "autoremediate:exempt"
 
@@ -125,6 +126,20 @@ class Policy(BaseModel):
     resource_tags: dict[str, str] = Field(default_factory=dict, description=(
         "act only on resources carrying all these tags (key: value); others are ignored "
         "with the reason. Read from the tags the remediation reads for exemptions"))
+
+    preflight: Preflight = Field(default=Preflight.HOLD, description=(
+        "for a remediation that can cut a connection: read the VPC's flow logs first. "
+        "hold_if_traffic: an automatic fix that would cut accepted traffic on a port other "
+        "than 22/3389 waits for approval; note: only show the figures; off: do not read"))
+    preflight_days: int = Field(default=14, ge=1, le=90, description=(
+        "how many days of flow logs the pre-flight check reads"))
+
+    def remediation_params(self, cuts_traffic: bool) -> dict[str, Any]:
+        """`params`, with the pre-flight options for a remediation that can cut traffic."""
+        if not cuts_traffic:
+            return self.params
+        return {**self.params, "preflight": Preflight(self.preflight).value,
+                "preflight_days": self.preflight_days}
 
     # where it came from, for messages and ordering (not part of the YAML)
     file: str = Field(default="", exclude=True)

@@ -182,6 +182,9 @@ class Remediation(Generic[P]):
     permissions: ClassVar[tuple[str, ...]] = ()
     Params: ClassVar[type[NoParams]] = NoParams
     record_only: ClassVar[bool] = False
+    # the change can cut a connection: the plan reads the flow logs first
+    # (chalicelib.preflight.TrafficChecked) and the gate may hold an automatic fix
+    cuts_traffic: ClassVar[bool] = False
 
     def __init__(self, target: Target) -> None:
         if not isinstance(target.params, self.Params):

@@ -26,7 +26,7 @@ from tests.conftest import make_context
 
 ROOT = Path(__file__).parent.parent
 SHIPPED = sorted([*ROOT.glob("tests/events/*.json"), *ROOT.glob("chalicelib/demo_events/*.json")])
-READS = ("Get", "List", "Describe", "Head", "BatchGet", "LookupEvents")
+READS = ("Get", "List", "Describe", "Head", "BatchGet", "LookupEvents", "FilterLogEvents")
 # sts:AssumeRole and GetCallerIdentity change nothing; the member role is how we read
 HARMLESS = {("sts", "AssumeRole"), ("sts", "GetCallerIdentity")}
 

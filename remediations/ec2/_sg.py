@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib import preflight
 from chalicelib.aws import translate
 from chalicelib.finding import Resource
-from remediations.base import ApiCall, P, Remediation
+from remediations.base import ApiCall, P, State
 
 WORLD = ("0.0.0.0/0", "::/0")
 PORT_PROTOCOLS = ("tcp", "udp", "6", "17")
@@ -72,8 +73,15 @@ def _permission(rule: Rule) -> dict[str, Any]:
     return perm
 
 
-class SecurityGroupRemediation(Remediation[P]):
-    """A remediation of one security group's rules."""
+# what the pre-flight check reads besides the rules (chalicelib.preflight)
+PREFLIGHT_PERMISSIONS = ("ec2:DescribeNetworkInterfaces", "ec2:DescribeFlowLogs",
+                         "ec2:GetManagedPrefixListEntries", "logs:FilterLogEvents")
+DIRECTIONS = {"Ingress": "ingress", "Egress": "egress"}
+
+
+class SecurityGroupRemediation(preflight.TrafficChecked[P]):
+    """A remediation of one security group's rules; removing a rule can cut a connection,
+    so the plan counts the flows it would stop (`traffic_scope`)."""
 
     resource_types = ("AWS::EC2::SecurityGroup",)
 
@@ -95,11 +103,59 @@ class SecurityGroupRemediation(Remediation[P]):
 
     def rules(self, *, egress: bool) -> list[Rule]:
         """The group's ingress (or egress) rules, as content."""
-        with translate(f"reading the rules of {self.group_id}"):
-            pages = self.ec2.get_paginator("describe_security_group_rules").paginate(
-                Filters=[{"Name": "group-id", "Values": [self.group_id]}])
-            found = [r for page in pages for r in page["SecurityGroupRules"]]
-        return sorted_rules([_content(r) for r in found if bool(r["IsEgress"]) == egress])
+        return self.rules_of([self.group_id], egress=egress).get(self.group_id, [])
+
+    def rules_of(self, groups: list[str], *, egress: bool) -> dict[str, list[Rule]]:
+        """Each group's ingress (or egress) rules, as content."""
+        found: list[dict[str, Any]] = []
+        if groups:
+            with translate(f"reading the rules of {', '.join(groups)}"):
+                pages = self.ec2.get_paginator("describe_security_group_rules").paginate(
+                    Filters=[{"Name": "group-id", "Values": groups}])
+                found = [r for page in pages for r in page["SecurityGroupRules"]]
+        out: dict[str, list[Rule]] = {}
+        for r in found:
+            if bool(r["IsEgress"]) == egress:
+                out.setdefault(r["GroupId"], []).append(_content(r))
+        return {g: sorted_rules(rules) for g, rules in out.items()}
+
+    # -- pre-flight ---------------------------------------------------------------------
+    def traffic_scope(self, before: State, after: State) -> preflight.Scope:
+        """The group's interfaces; the rules the plan removes; per interface, the rules
+        that stay (this group's after the change, and those of its other groups)."""
+        enis = preflight.enis(self.ec2, [{"Name": "group-id", "Values": [self.group_id]}])
+        peers: dict[str, list[str]] = {}
+        removed: dict[str, list[preflight.Allow]] = {}
+        kept: dict[str, dict[str, list[preflight.Allow]]] = {e.id: {} for e in enis}
+        for key, way in DIRECTIONS.items():
+            if key not in before:
+                continue
+            staying = {_key(r) for r in after[key]}
+            removed[way] = [self._allow(r, peers) for r in before[key]
+                            if _key(r) not in staying]
+            others = sorted({g for e in enis for g in e.groups} - {self.group_id})
+            theirs = self.rules_of(others, egress=way == "egress")
+            for eni in enis:
+                rules = [*after[key], *(r for g in eni.groups if g != self.group_id
+                                        for r in theirs.get(g, []))]
+                kept[eni.id][way] = [self._allow(r, peers) for r in rules]
+        vpc = next((e.vpc for e in enis if e.vpc), "")
+        return preflight.Scope(vpc=vpc, enis=enis, cut=preflight.Cut(removed, kept))
+
+    def _allow(self, rule: Rule, peers: dict[str, list[str]]) -> preflight.Allow:
+        """What `rule` allows; a group or prefix-list peer resolved (once) to addresses."""
+        ref = rule.get("GroupId") or rule.get("PrefixListId")
+        if ref and ref not in peers:
+            if "GroupId" in rule:
+                peers[ref] = sorted(a for e in preflight.enis(
+                    self.ec2, [{"Name": "group-id", "Values": [ref]}]) for a in e.addresses)
+            else:
+                with translate(f"reading prefix list {ref}"):
+                    pages = self.ec2.get_paginator(
+                        "get_managed_prefix_list_entries").paginate(PrefixListId=ref)
+                    peers[ref] = [x["Cidr"] for page in pages for x in page["Entries"]]
+        found = peers[ref] if ref else [rule.get("CidrIpv4") or rule["CidrIpv6"]]
+        return preflight.allow(rule["IpProtocol"], rule["FromPort"], rule["ToPort"], found)
 
     def rule_calls(self, frm: list[Rule], to: list[Rule], *, egress: bool) -> list[ApiCall]:
         """Revoke the rules only in `frm`, authorize the ones only in `to` (by content)."""

@@ -24,18 +24,22 @@ from __future__ import annotations
 
 from chalicelib.aws import translate
 from chalicelib.errors import NotApplicable
+from chalicelib.preflight import TrafficParams
 from remediations.base import ApiCall, State, register
-from remediations.ec2._sg import SecurityGroupRemediation
+from remediations.ec2._sg import PREFLIGHT_PERMISSIONS, SecurityGroupRemediation
 
 
 @register("sg_close_default")
-class SgCloseDefault(SecurityGroupRemediation):
+class SgCloseDefault(SecurityGroupRemediation[TrafficParams]):
     """Remove every rule of a default security group."""
 
     summary = "Remove all ingress and egress rules of the VPC's default security group"
     permissions = ("ec2:DescribeSecurityGroupRules", "ec2:DescribeSecurityGroups",
                    "ec2:RevokeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupIngress",
-                   "ec2:RevokeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupEgress")
+                   "ec2:RevokeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupEgress",
+                   *PREFLIGHT_PERMISSIONS)
+    Params = TrafficParams
+    cuts_traffic = True
 
     def read(self) -> State:
         with translate(f"describing {self.group_id}"):

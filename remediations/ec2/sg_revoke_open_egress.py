@@ -25,6 +25,7 @@ re-authorizes exactly the revoked ones.
 from __future__ import annotations
 
 from remediations.base import register
+from remediations.ec2._sg import PREFLIGHT_PERMISSIONS
 from remediations.ec2.sg_revoke_open_ingress import SgRevokeOpenIngress
 
 
@@ -34,5 +35,7 @@ class SgRevokeOpenEgress(SgRevokeOpenIngress):
 
     summary = "Revoke world-open egress rules on disallowed ports of tag-selected groups"
     permissions = ("ec2:DescribeSecurityGroupRules", "ec2:DescribeSecurityGroups",
-                   "ec2:RevokeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupEgress")
+                   "ec2:RevokeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupEgress",
+                   *PREFLIGHT_PERMISSIONS)
     egress = True
+    cuts_traffic = True

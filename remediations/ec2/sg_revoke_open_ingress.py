@@ -20,17 +20,27 @@ Example policy (a public load balancer's group may also allow 80):
 
 Before- and after-state are all the group's ingress rules by content (the timeline's diff
 shows what went and what stayed); rollback re-authorizes exactly the revoked ones.
+
+Revoking can cut a connection (`cuts_traffic`): the plan first counts the accepted flows of
+the last `preflight_days` that the revoked rules carried (`chalicelib.preflight`); with
+`preflight: hold_if_traffic` a port other than 22/3389 in use waits for approval.
 """
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from remediations.base import ApiCall, NoParams, State, register
-from remediations.ec2._sg import SecurityGroupRemediation, is_world_open, open_on_disallowed_port
+from chalicelib.preflight import TrafficParams
+from remediations.base import ApiCall, State, register
+from remediations.ec2._sg import (
+    PREFLIGHT_PERMISSIONS,
+    SecurityGroupRemediation,
+    is_world_open,
+    open_on_disallowed_port,
+)
 
 
-class Params(NoParams):
+class Params(TrafficParams):
     allowed_ports: list[int] = Field(default_factory=lambda: [443], description=(
         "ports that may stay open to the world (TCP/UDP)"))
 
@@ -41,8 +51,10 @@ class SgRevokeOpenIngress(SecurityGroupRemediation[Params]):
 
     summary = "Revoke world-open ingress rules on disallowed ports (other rules untouched)"
     permissions = ("ec2:DescribeSecurityGroupRules", "ec2:DescribeSecurityGroups",
-                   "ec2:RevokeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupIngress")
+                   "ec2:RevokeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupIngress",
+                   *PREFLIGHT_PERMISSIONS)
     Params = Params
+    cuts_traffic = True
     egress = False
 
     @property

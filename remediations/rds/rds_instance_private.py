@@ -18,26 +18,32 @@ Example policy:
 ```
 
 Before-state is `PubliclyAccessible`; rollback sets it back (applied immediately).
+The plan counts the accepted flows from public addresses to the instance's port in the
+flow logs first (`chalicelib.preflight`): the approver sees who would lose access.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from chalicelib import preflight
 from chalicelib.aws import translate
 from chalicelib.errors import ResourceGone
 from chalicelib.finding import Resource
-from remediations.base import ApiCall, Remediation, State, register
+from remediations.base import ApiCall, State, register
 
 
 @register("rds_instance_private")
-class RdsInstancePrivate(Remediation):
+class RdsInstancePrivate(preflight.TrafficChecked[preflight.TrafficParams]):
     """Turn off public accessibility of an RDS instance."""
 
     summary = "Make the DB instance not publicly accessible"
     resource_types = ("AWS::RDS::DBInstance",)
     permissions = ("rds:DescribeDBInstances", "rds:ModifyDBInstance",
-                   "rds:ListTagsForResource")
+                   "rds:ListTagsForResource", "ec2:DescribeNetworkInterfaces",
+                   "ec2:DescribeVpcs", "ec2:DescribeFlowLogs", "logs:FilterLogEvents")
+    Params = preflight.TrafficParams
+    cuts_traffic = True  # clients outside the VPC lose the public address
 
     _instance: dict[str, Any] | None = None
 
@@ -84,6 +90,35 @@ class RdsInstancePrivate(Remediation):
         return [ApiCall(service="rds", operation="ModifyDBInstance", params={
             "DBInstanceIdentifier": name, "PubliclyAccessible": to["PubliclyAccessible"],
             "ApplyImmediately": True})]
+
+    def traffic_scope(self, before: State, after: State) -> preflight.Scope:
+        """The instance's interfaces (RDS's, in its subnets and security groups: moto and
+        the API name no instance on them, so instances sharing both are counted
+        together); cut: flows to its port from public addresses. Addresses in the VPC
+        and private ranges (peering, VPN) still reach the private endpoint."""
+        db = self._instance or self.instance()
+        subnets = [s["SubnetIdentifier"] for s in db.get("DBSubnetGroup", {}).get("Subnets", [])]
+        groups = [g["VpcSecurityGroupId"] for g in db.get("VpcSecurityGroups", [])]
+        vpc = str(db.get("DBSubnetGroup", {}).get("VpcId", ""))
+        port = int((db.get("Endpoint") or {}).get("Port") or db.get("DbInstancePort") or 0)
+        if not (vpc and subnets):
+            return preflight.Scope(vpc=vpc, enis=[], cut=preflight.Cut({}), unknown=(
+                "the instance names no VPC subnets: traffic not checked"))
+        filters = [{"Name": "description", "Values": ["RDSNetworkInterface"]},
+                   {"Name": "subnet-id", "Values": subnets},
+                   *([{"Name": "group-id", "Values": groups}] if groups else [])]
+        enis = preflight.enis(self.target.clients("ec2"), filters)
+        with translate(f"reading the CIDR blocks of {vpc}"):
+            found = self.target.clients("ec2").describe_vpcs(VpcIds=[vpc])["Vpcs"]
+        cidrs = [a["CidrBlock"] for v in found for a in v.get("CidrBlockAssociationSet", [])]
+        cidrs += [a["Ipv6CidrBlock"] for v in found
+                  for a in v.get("Ipv6CidrBlockAssociationSet", [])]
+        private = [*map(str, preflight.PRIVATE), *cidrs]
+        stays = [preflight.allow("-1", -1, -1, private)]
+        cut = preflight.Cut({"ingress": [preflight.allow("tcp", port, port, ["0.0.0.0/0",
+                                                                              "::/0"])]},
+                            {e.id: {"ingress": stays} for e in enis})
+        return preflight.Scope(vpc=vpc, enis=enis, cut=cut)
 
     def tags(self) -> dict[str, str]:
         arn = str((self._instance or self.instance())["DBInstanceArn"])
