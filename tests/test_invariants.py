@@ -61,6 +61,9 @@ KNOWN_ACTIONS = {
     "ec2:DescribeVpcs", "ec2:DescribeFlowLogs", "ec2:CreateFlowLogs", "ec2:DeleteFlowLogs",
     "s3:GetAccountPublicAccessBlock", "s3:PutAccountPublicAccessBlock",
     "iam:ListAccessKeys", "iam:UpdateAccessKey",
+    # IAM hygiene (HIPAA pack)
+    "iam:GetAccountPasswordPolicy", "iam:UpdateAccountPasswordPolicy",
+    "iam:DeleteAccountPasswordPolicy",
     "s3:ListAllMyBuckets", "kms:ListKeys", "securityhub:BatchUpdateFindings",
     *PLATFORM_ACTIONS,
 }
