@@ -64,6 +64,7 @@ KNOWN_ACTIONS = {
     # IAM hygiene (HIPAA pack)
     "iam:GetAccountPasswordPolicy", "iam:UpdateAccountPasswordPolicy",
     "iam:DeleteAccountPasswordPolicy",
+    "iam:ListUsers", "iam:ListRoles", "iam:ListGroups",
     "s3:ListAllMyBuckets", "kms:ListKeys", "securityhub:BatchUpdateFindings",
     *PLATFORM_ACTIONS,
 }
