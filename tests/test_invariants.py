@@ -65,6 +65,7 @@ KNOWN_ACTIONS = {
     "iam:GetAccountPasswordPolicy", "iam:UpdateAccountPasswordPolicy",
     "iam:DeleteAccountPasswordPolicy",
     "iam:ListUsers", "iam:ListRoles", "iam:ListGroups",
+    "iam:GetAccessKeyLastUsed",
     "s3:ListAllMyBuckets", "kms:ListKeys", "securityhub:BatchUpdateFindings",
     *PLATFORM_ACTIONS,
 }
