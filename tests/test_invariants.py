@@ -66,6 +66,7 @@ KNOWN_ACTIONS = {
     "iam:DeleteAccountPasswordPolicy",
     "iam:ListUsers", "iam:ListRoles", "iam:ListGroups",
     "iam:GetAccessKeyLastUsed",
+    "iam:GetRole", "iam:CreatePolicy", "iam:DeletePolicy",
     "s3:ListAllMyBuckets", "kms:ListKeys", "securityhub:BatchUpdateFindings",
     *PLATFORM_ACTIONS,
 }
