@@ -67,6 +67,8 @@ KNOWN_ACTIONS = {
     "iam:ListUsers", "iam:ListRoles", "iam:ListGroups",
     "iam:GetAccessKeyLastUsed",
     "iam:GetRole", "iam:CreatePolicy", "iam:DeletePolicy",
+    "iam:GetUser", "iam:GetLoginProfile", "iam:DeleteLoginProfile",
+    "iam:CreateLoginProfile",
     "s3:ListAllMyBuckets", "kms:ListKeys", "securityhub:BatchUpdateFindings",
     *PLATFORM_ACTIONS,
 }
