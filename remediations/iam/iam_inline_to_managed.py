@@ -31,7 +31,6 @@ Rollback puts each inline document back, then detaches and deletes the managed c
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from pydantic import Field
 
@@ -113,15 +112,16 @@ class IamInlineToManaged(IamRemediation[Params]):
 
     def transition(self, frm: State, to: State) -> list[ApiCall]:
         kind, key = self.kind, self.principal
+        # first grant (a new copy; on rollback the inline document back), then take away
+        # (the inline policy; on rollback the copy): the principal never lacks a permission
         calls = []
-        # first grant (a new copy, or the inline document back), then take away: the
-        # principal never lacks a permission in between
         for arn, doc in to["ManagedCopies"].items():
             if arn not in frm["ManagedCopies"]:
                 calls.append(ApiCall(service="iam", operation="CreatePolicy", params={
                     "PolicyName": arn.rsplit("/", 1)[-1], "Path": PATH,
                     "PolicyDocument": json.dumps(doc),
-                    "Description": f"moved from the inline policies of {kind} {key}"[:1000]}))
+                    "Description": f"autoremediate: moved from an inline policy of "
+                                   f"{str(kind).lower()} {self.target.resource.id}"[:1000]}))
                 calls.append(ApiCall(service="iam", operation=f"Attach{kind}Policy",
                                      params={**key, "PolicyArn": arn}))
         calls += self.inline_calls(frm["InlinePolicies"], to["InlinePolicies"])
@@ -131,15 +131,10 @@ class IamInlineToManaged(IamRemediation[Params]):
                                      params={**key, "PolicyArn": arn}))
                 calls.append(ApiCall(service="iam", operation="DeletePolicy",
                                      params={"PolicyArn": arn}))
-        # inline deletions last on the way forward; on the way back Put comes first
-        return sorted(calls, key=lambda c: c.operation.startswith("Delete")
-                      and c.operation != "DeletePolicy")
+        return calls
 
     def notes(self, before: State, after: State) -> list[str]:
         moved = sorted(set(after["ManagedCopies"]) - set(before["ManagedCopies"]))
         return [*(f"inline -> {arn}" for arn in moved),
                 "permissions do not change (same documents); IaC that owns the inline "
                 "policies will put them back (fight detection then asks a human)"]
-
-    def evidence(self) -> dict[str, Any]:
-        return {}
