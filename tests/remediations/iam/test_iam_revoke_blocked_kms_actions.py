@@ -144,6 +144,12 @@ def test_cloudtrail_put_with_kms_asks_and_without_kms_is_silent(ctx: Context,
     results = {r.policy: r for r in handle(event, ctx)}
     r = results["iam-blocked-kms-actions"]
     assert r.outcome is Outcome.APPROVAL_REQUESTED
+    from urllib.parse import quote
+
+    encoded = cloudtrail_event("PutRolePolicy", "iam", {
+        "roleName": "etl", "policyName": "kms",
+        "policyDocument": quote(json.dumps(doc(KMS_ALL)))})  # as CloudTrail may record it
+    assert "iam-blocked-kms-actions" in {r.policy for r in handle(encoded, ctx)}
     quiet = cloudtrail_event("PutRolePolicy", "iam", {
         "roleName": "etl", "policyName": "s3", "policyDocument": json.dumps(doc(
             {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}))})
