@@ -16,6 +16,7 @@ CONTROLS: dict[str, str] = {
     "164.308(a)(4)(ii)(B)": "Access authorization",
     "164.308(a)(4)(ii)(C)": "Access establishment and modification",
     "164.308(a)(5)(ii)(C)": "Log-in monitoring",
+    "164.308(a)(5)(ii)(D)": "Password management",
     "164.308(a)(6)(i)": "Security incident procedures",
     "164.308(a)(6)(ii)": "Response and reporting",
     "164.308(a)(7)(ii)(A)": "Data backup plan",

@@ -38,7 +38,9 @@ BOOTSTRAP_ACTIONS: tuple[str, ...] = (
 
 # What `remediate evidence --snapshot` lists to find the watched resources (reads only);
 # the state of each is then read by its remediation's own declared `read`.
-INVENTORY_ACTIONS: tuple[str, ...] = ("s3:ListAllMyBuckets", "kms:ListKeys")
+INVENTORY_ACTIONS: tuple[str, ...] = ("s3:ListAllMyBuckets", "kms:ListKeys",
+                                     "iam:ListUsers", "iam:ListRoles", "iam:ListGroups",
+                                     "iam:ListPolicies")
 
 # What the Security Hub write-back (`chalicelib.writeback`) calls, in the finding's
 # account like a remediation: so the member role has it too.

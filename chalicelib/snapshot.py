@@ -76,6 +76,27 @@ def _account(clients: Clients, account: str, region: str) -> list[Resource]:
     return [account_resource(account, region)]
 
 
+def _iam_users(clients: Clients, account: str, region: str) -> list[Resource]:
+    users = _paged(clients, "iam", "list_users", "Users")
+    return [Resource(type="AWS::IAM::User", id=u["UserName"], arn=u["Arn"]) for u in users]
+
+
+def _iam_principals(clients: Clients, account: str, region: str) -> list[Resource]:
+    found = _iam_users(clients, account, region)
+    for kind in ("Role", "Group"):
+        for item in _paged(clients, "iam", f"list_{kind.lower()}s", f"{kind}s"):
+            found.append(Resource(type=f"AWS::IAM::{kind}", id=item[f"{kind}Name"],
+                                  arn=item["Arn"]))
+    return found
+
+
+def _iam_policies_and_principals(clients: Clients, account: str,
+                                 region: str) -> list[Resource]:
+    policies = _paged(clients, "iam", "list_policies", "Policies", Scope="Local")
+    return [Resource(type="AWS::IAM::Policy", id=p["Arn"], arn=p["Arn"]) for p in policies
+            ] + _iam_principals(clients, account, region)
+
+
 def _region_detectors(clients: Clients, account: str, region: str) -> list[Resource]:
     return [Resource(type=DETECTOR, id=f"{account}/{region}")]  # read lists the detectors
 
@@ -107,6 +128,12 @@ INVENTORY: dict[str, Inventory] = {
     "cloudtrail_s3_data_events": _account,   # the configured trail
     "cloudwatch_alarm_actions": _alarms,
     "securityhub_enable": _account,
+    # IAM hygiene (HIPAA pack); IAM is global: listed again for each region asked
+    "iam_password_policy": _account,
+    "iam_deactivate_stale_keys": _iam_users,
+    "iam_disable_unused_credentials": _iam_users,
+    "iam_inline_to_managed": _iam_principals,
+    "iam_revoke_blocked_kms_actions": _iam_policies_and_principals,
 }
 
 

@@ -118,6 +118,9 @@ RESOURCE_PATHS: dict[str, tuple[str, str]] = {
     "PutAccountPublicAccessBlock": (ACCOUNT, "detail.recipientAccountId"),
     "DeleteAccountPublicAccessBlock": (ACCOUNT,
                                                             "detail.recipientAccountId"),
+    # IAM hygiene (HIPAA pack): calls that undo the account's password policy
+    "UpdateAccountPasswordPolicy": (ACCOUNT, "detail.recipientAccountId"),
+    "DeleteAccountPasswordPolicy": (ACCOUNT, "detail.recipientAccountId"),
 }
 
 
