@@ -106,10 +106,31 @@ def _aliases(controls: set[str], *, ruleset: bool) -> set[str]:
             for own, security in ids.items() if security in controls}
 
 
-def _sorted_ids(ids: set[str]) -> list[str]:
-    """Sorted as people number them: `2.2` before `2.10`, `EC2.2` before `EC2.13`."""
-    return sorted(ids, key=lambda i: [(int(p), "") if p.isdigit() else (-1, p)
-                                      for p in i.split(".")])
+# a group of ids (`IAM.`, `PCI.S3.`, CIS `1.`) with at least this many members is matched
+# by its prefix: EventBridge allows 2048 characters per pattern by default, and the HIPAA
+# pack names most IAM and S3 controls. A control of such a group that no policy names gets
+# through the rule and ends `ignored` ("no policy matches") in the pipeline.
+PREFIX_GROUP = 6
+
+
+def _sorted_ids(ids: set[str]) -> list[Any]:
+    """Sorted as people number them (`2.2` before `2.10`, `EC2.2` before `EC2.13`), each
+    group of PREFIX_GROUP or more ids as one `{"prefix": "IAM."}`."""
+    groups: dict[str, set[str]] = {}
+    for i in ids:
+        groups.setdefault(i.rsplit(".", 1)[0] + "." if "." in i else i, set()).add(i)
+    out: list[Any] = []
+    for group in sorted(groups, key=_number):
+        members = groups[group]
+        if len(members) >= PREFIX_GROUP and group.endswith("."):
+            out.append({"prefix": group})
+        else:
+            out += sorted(members, key=_number)
+    return out
+
+
+def _number(i: str) -> list[tuple[int, str]]:
+    return [(int(p), "") if p.isdigit() else (-1, p) for p in i.rstrip(".").split(".")]
 
 
 def render(policy_dir: Path | None = None) -> str:
