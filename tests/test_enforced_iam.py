@@ -1,0 +1,245 @@
+"""The fixes work under enforced IAM (#22 item 2).
+
+moto enforces IAM here (`moto.core.authorization.enable_iam_authentication`): the pipeline
+runs as an assumed-role session of a role holding ONLY our generated Lambda policy (dev
+stage), and acts in a member account through a role holding ONLY the member-role policy.
+Each remediation family fixes, verifies and rolls back one resource that way; dropping one
+granted action makes the matching fix fail with AccessDenied. The resources are set up and
+read back as an administrator, with enforcement off (`admin()`).
+
+What moto's enforcement checks (moto/iam/access_control.py; see docs/architecture.md,
+"IAM enforced in the emulator"): identity policies (inline and attached) of IAM users and
+assumed roles, Allow/Deny and Action/NotAction of every service it emulates (except
+sts:GetCallerIdentity, always allowed); the Resource element only where moto names the
+requested resource — S3 (the bucket ARN; account-level calls "*"), SQS (the queue ARN),
+IAM role operations and sts:AssumeRole (the role ARN). Every other service's request is
+matched as the resource "*", which no ARN-scoped statement matches: for those services the
+principal's statements are widened to "*" here (`as_moto_checks`), so their actions are
+enforced and their resources are not. Conditions of identity policies and cross-account
+trust policies are not evaluated.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib import iam
+from chalicelib.approval import decide
+from chalicelib.aws import Aws
+from chalicelib.config import Settings
+from chalicelib.context import Context
+from chalicelib.outcome import Outcome, Result
+from chalicelib.pipeline import handle
+from chalicelib.rollback import rollback
+from tests import moto_ext
+from tests.helpers import ALL_ON, cloudtrail_event, load_event, public_access_block
+
+moto_ext.enforce_iam_as_aws()
+
+HOME = "123456789012"  # the security account: our principal and the state table
+MEMBER = "222233334444"  # where the findings are
+REGION = "us-east-1"
+TABLE = "autoremediate-dev"
+ROLE = "autoremediate-member"
+APPROVER = "U_ONCALL"
+
+# Services whose requests moto authorizes against a real resource ARN (all others: "*")
+MOTO_RESOLVES_RESOURCES = {"s3", "sqs", "sts"}
+MOTO_RESOLVED_SIDS = {"IamRole"}  # IAM role operations: moto names the role
+
+
+def as_moto_checks(policy: dict[str, Any]) -> dict[str, Any]:
+    """`policy` with each statement moto cannot match by resource widened to "*": same
+    actions, same statements; only what moto does not check is loosened."""
+    out = copy.deepcopy(policy)
+    for statement in out["Statement"]:
+        services = {a.split(":", 1)[0] for a in statement["Action"]}
+        if statement.get("Sid") in MOTO_RESOLVED_SIDS or services <= MOTO_RESOLVES_RESOURCES:
+            continue
+        statement["Resource"] = ["*"]
+    return out
+
+
+def admin() -> AbstractContextManager[None]:
+    from moto.core.authorization import disable_iam_authentication
+
+    return disable_iam_authentication()
+
+
+def enforced() -> AbstractContextManager[None]:
+    from moto.core.authorization import enable_iam_authentication
+
+    return enable_iam_authentication()
+
+
+def _session(creds: dict[str, str]) -> boto3.session.Session:
+    return boto3.session.Session(aws_access_key_id=creds["AccessKeyId"],
+                                 aws_secret_access_key=creds["SecretAccessKey"],
+                                 aws_session_token=creds.get("SessionToken"),
+                                 region_name=REGION)
+
+
+def _admin_session(account: str) -> boto3.session.Session:
+    """An administrator in `account` (moto: any role there; only used with enforcement off)."""
+    sts = boto3.client("sts", region_name=REGION)
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/admin",
+                            RoleSessionName="admin")["Credentials"]
+    return _session(creds)
+
+
+class PrincipalAws(Aws):
+    """Our `Aws`, signed as the Lambda role's session instead of the environment's keys."""
+
+    def __init__(self, session: boto3.session.Session, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._principal = session
+
+    def session(self) -> Any:
+        return self._principal
+
+
+@dataclass
+class World:
+    ctx: Context
+    member: boto3.session.Session  # an administrator in the member account
+    key_arn: str  # REMEDIATION_KMS_KEY in the member account
+
+    def client(self, service: str) -> Any:
+        return self.member.client(service, region_name=REGION)
+
+
+def _put_role(session: boto3.session.Session, name: str, trust: dict[str, Any],
+              policy: dict[str, Any]) -> None:
+    client = session.client("iam")
+    try:
+        client.delete_role_policy(RoleName=name, PolicyName="ours")
+    except client.exceptions.NoSuchEntityException:
+        client.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    client.put_role_policy(RoleName=name, PolicyName="ours", PolicyDocument=json.dumps(policy))
+
+
+def lambda_policy() -> dict[str, Any]:
+    return iam.lambda_policy(table=TABLE, role_name=ROLE)
+
+
+def member_policy() -> dict[str, Any]:
+    role = iam.member_role_template(role_name=ROLE)["Resources"]["MemberRole"]["Properties"]
+    return dict(role["Policies"][0]["PolicyDocument"])
+
+
+def _grant(world_home: boto3.session.Session, member: boto3.session.Session, *,
+           home_policy: dict[str, Any], member_policy: dict[str, Any]) -> None:
+    lambda_trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]}
+    member_trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{HOME}:root"},
+        "Action": "sts:AssumeRole"}]}
+    _put_role(world_home, "autoremediate-dev", lambda_trust, as_moto_checks(home_policy))
+    _put_role(member, ROLE, member_trust, as_moto_checks(member_policy))
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    from moto import mock_aws
+
+    with mock_aws(), admin():
+        home = boto3.session.Session(region_name=REGION)
+        member = _admin_session(MEMBER)
+        _grant(home, member, home_policy=lambda_policy(), member_policy=member_policy())
+        kms = member.client("kms", region_name=REGION)
+        key = kms.create_key(Description="phi")["KeyMetadata"]
+        kms.create_alias(AliasName="alias/phi-data", TargetKeyId=key["KeyId"])
+        creds = home.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{HOME}:role/autoremediate-dev",
+            RoleSessionName="autoremediate-dev")["Credentials"]
+        settings = Settings(table=TABLE, kms_key="alias/phi-data", approvers=(APPROVER,),
+                            role_name=ROLE, account_id=HOME)
+        ctx = Context(settings=settings, aws=PrincipalAws(_session(creds), role_name=ROLE,
+                                                           account_id=HOME))
+        Context(settings=settings, aws=Aws(account_id=HOME)).store.ensure_table()  # bootstrap
+        yield World(ctx=ctx, member=member, key_arn=key["Arn"])
+
+
+def in_member(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as seen in the member account."""
+    event["account"] = MEMBER
+    event["detail"]["recipientAccountId"] = MEMBER
+    return event
+
+
+def run(world: World, event: dict[str, Any]) -> Result:
+    """The pipeline as our principal, under enforced IAM (approving what asks for it)."""
+    with enforced():
+        (r,) = handle(in_member(event), world.ctx)
+        if r.outcome is Outcome.APPROVAL_REQUESTED:
+            r = decide(world.ctx, str(r.approval_id), APPROVER, approve=True)
+    return r
+
+
+def undo(world: World, r: Result) -> dict[str, Any]:
+    with enforced():
+        return rollback(world.ctx, str(r.incident_id), actor="test")
+
+
+# -- one case per family: set up (admin), the event, fixed state, rolled-back state ---------
+@dataclass
+class Case:
+    name: str
+    setup: Callable[[World], tuple[dict[str, Any], Callable[[], Any]]]  # -> (event, state)
+    before: Any
+    after: Any
+
+
+def _bucket(w: World, name: str) -> Any:
+    s3 = w.client("s3")
+    s3.create_bucket(Bucket=name)
+    return s3
+
+
+WEAK = {"BlockPublicAcls": False, "IgnorePublicAcls": True, "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": True}
+
+
+def s3_bucket_block(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
+    s3 = _bucket(w, "phi-bpa")
+    s3.put_public_access_block(Bucket="phi-bpa", PublicAccessBlockConfiguration=WEAK)
+    return (load_event("cloudtrail_put_public_access_block", bucket="phi-bpa"),
+            lambda: public_access_block(s3, "phi-bpa"))
+
+
+def s3_account_block(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
+    s3control = w.client("s3control")
+    s3control.put_public_access_block(AccountId=MEMBER, PublicAccessBlockConfiguration=WEAK)
+    return (cloudtrail_event("PutAccountPublicAccessBlock", "s3", {
+        "PublicAccessBlockConfiguration": WEAK}),
+        lambda: s3control.get_public_access_block(AccountId=MEMBER)[
+            "PublicAccessBlockConfiguration"])
+
+
+CASES = [
+    Case("s3_block_public_access", s3_bucket_block, WEAK, ALL_ON),
+    Case("s3_account_block_public_access", s3_account_block, WEAK, ALL_ON),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_fix_verify_and_rollback_as_our_principal(world: World, case: Case) -> None:
+    with admin():
+        event, state = case.setup(world)
+        assert state() == case.before
+    r = run(world, event)
+    assert (r.remediation, r.outcome) == (case.name, Outcome.REMEDIATED), r.reason
+    with admin():
+        assert state() == case.after
+    undo(world, r)
+    with admin():
+        assert state() == case.before
