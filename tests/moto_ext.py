@@ -231,6 +231,8 @@ def enforce_iam_as_aws() -> None:
       s3:CreateBucket), HeadBucket and ListBuckets, and S3 Control's account-level block
       (signed as service s3, named s3:GetPublicAccessBlock). Here they are named as the
       Service Authorization Reference does (`S3_BUCKET_ACTIONS`, `AS_AWS_AUTHORISES`).
+    - SQS GetQueueUrl names its queue by `QueueName`, not `QueueUrl`: moto authorises it
+      against "*" (which no queue-scoped statement grants); AWS against the queue's ARN.
     - AccessDenied is written in moto's query-protocol XML for every service; botocore
       cannot read it from a JSON-protocol service (the error code becomes "403") nor from
       S3 Control (""). AWS answers `AccessDeniedException` (JSON) and `AccessDenied`
@@ -277,6 +279,21 @@ def enforce_iam_as_aws() -> None:
             super().__init__("", "")
             self.description = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
                                 f"AccessDenied</Code><Message>{message}</Message></Error>")
+
+    from moto.sqs.responses import SQSResponse
+
+    resource_of = SQSResponse._determine_resource
+
+    def queue_resource(self: Any) -> str:
+        name = self._get_param("QueueName")
+        if self._get_action() == "GetQueueUrl" and name:
+            try:
+                return str(self.sqs_backend.get_queue(name).queue_arn)
+            except Exception:  # no such queue: "*", as moto had it
+                return "*"
+        return str(resource_of(self))
+
+    SQSResponse._determine_resource = queue_resource  # type: ignore[method-assign]
 
     authorize = BaseResponse._authenticate_and_authorize_normal_action
 

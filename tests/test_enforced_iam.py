@@ -40,7 +40,13 @@ from chalicelib.outcome import Outcome, Result
 from chalicelib.pipeline import handle
 from chalicelib.rollback import rollback
 from tests import moto_ext
-from tests.helpers import ALL_ON, cloudtrail_event, load_event, public_access_block
+from tests.helpers import (
+    ALL_ON,
+    cloudtrail_event,
+    default_encryption,
+    load_event,
+    public_access_block,
+)
 
 moto_ext.enforce_iam_as_aws()
 
@@ -114,6 +120,9 @@ class World:
 
     def client(self, service: str) -> Any:
         return self.member.client(service, region_name=REGION)
+
+    def value(self, expected: Any) -> Any:
+        return self.key_arn if expected is KEY else expected
 
 
 def _put_role(session: boto3.session.Session, name: str, trust: dict[str, Any],
@@ -191,6 +200,9 @@ def undo(world: World, r: Result) -> dict[str, Any]:
 
 
 # -- one case per family: set up (admin), the event, fixed state, rolled-back state ---------
+KEY = object()  # stands for the member account's REMEDIATION_KMS_KEY (its ARN)
+
+
 @dataclass
 class Case:
     name: str
@@ -225,9 +237,151 @@ def s3_account_block(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
             "PublicAccessBlockConfiguration"])
 
 
+def s3_encryption(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
+    s3 = _bucket(w, "phi-sse")
+    s3.delete_bucket_encryption(Bucket="phi-sse")
+
+    def state() -> Any:
+        rule = (default_encryption(s3, "phi-sse") or {}).get("Rules", [{}])[0]
+        return rule.get("ApplyServerSideEncryptionByDefault", {}).get("KMSMasterKeyID")
+    return load_event("cloudtrail_delete_bucket_encryption", bucket="phi-sse"), state
+
+
+ADMIN_DOC = {"Version": "2012-10-17",
+             "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def iam_wildcard(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
+    client = w.client("iam")
+    client.create_role(RoleName="etl-worker", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                               "Principal": {"Service": "ec2.amazonaws.com"}}]}))
+    client.put_role_policy(RoleName="etl-worker", PolicyName="inline-admin",
+                           PolicyDocument=json.dumps(ADMIN_DOC))
+    return (load_event("cloudtrail_put_role_policy"),
+            lambda: client.list_role_policies(RoleName="etl-worker")["PolicyNames"])
+
+
+def sg_ingress(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
+    ec2 = w.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    group = ec2.create_security_group(GroupName="phi-app", Description="app",
+                                      VpcId=vpc)["GroupId"]
+    ssh = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+           "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[ssh])
+    event = cloudtrail_event("AuthorizeSecurityGroupIngress", "ec2", {
+        "groupId": group, "ipPermissions": {"items": [{
+            "ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+            "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}})
+    return event, lambda: [(p.get("FromPort"), [r["CidrIp"] for r in p["IpRanges"]])
+                           for p in ec2.describe_security_groups(GroupIds=[group])[
+                               "SecurityGroups"][0]["IpPermissions"]]
+
+
+def trail(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
+    _bucket(w, "phi-audit-logs")
+    ct = w.client("cloudtrail")
+    arn = ct.create_trail(Name="phi-audit", S3BucketName="phi-audit-logs",
+                          IsMultiRegionTrail=True, EnableLogFileValidation=True)["TrailARN"]
+    return (cloudtrail_event("StopLogging", "cloudtrail", {"name": arn}),
+            lambda: ct.get_trail_status(Name=arn)["IsLogging"])
+
+
+def kms_rotation(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
+    kms = w.client("kms")
+    key = kms.create_key(Description="app")["KeyMetadata"]["KeyId"]
+    return (cloudtrail_event("DisableKeyRotation", "kms", {"keyId": key}),
+            lambda: kms.get_key_rotation_status(KeyId=key)["KeyRotationEnabled"])
+
+
+def _log_group(w: World, name: str) -> Callable[[], dict[str, Any]]:
+    logs = w.client("logs")
+    logs.create_log_group(logGroupName=name)
+    return lambda: logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]
+
+
+def logs_retention(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
+    group = _log_group(w, "/phi/api")
+    w.client("logs").put_retention_policy(logGroupName="/phi/api", retentionInDays=7)
+    return (cloudtrail_event("PutRetentionPolicy", "logs",
+                             {"logGroupName": "/phi/api", "retentionInDays": 7}),
+            lambda: group().get("retentionInDays"))
+
+
+def logs_kms(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
+    group = _log_group(w, "/phi/jobs")
+    return (cloudtrail_event("DisassociateKmsKey", "logs", {"logGroupName": "/phi/jobs"}),
+            lambda: group().get("kmsKeyId"))
+
+
+def sqs_key(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
+    sqs = w.client("sqs")
+    url = sqs.create_queue(QueueName="phi-intake")["QueueUrl"]
+    return (cloudtrail_event("CreateQueue", "sqs", {"queueName": "phi-intake"},
+                             {"queueUrl": url}),
+            lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+                "KmsMasterKeyId"]).get("Attributes", {}).get("KmsMasterKeyId"))
+
+
+def sns_key(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
+    sns = w.client("sns")
+    arn = sns.create_topic(Name="phi-alerts")["TopicArn"]
+    return (cloudtrail_event("CreateTopic", "sns", {"name": "phi-alerts"}, {"topicArn": arn}),
+            lambda: sns.get_topic_attributes(TopicArn=arn)["Attributes"].get(
+                "KmsMasterKeyId"))
+
+
+def rds_snapshot(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
+    rds = w.client("rds")
+    rds.create_db_instance(DBInstanceIdentifier="phi-db", Engine="postgres",
+                           DBInstanceClass="db.t3.micro", MasterUsername="admin",
+                           MasterUserPassword="not-a-real-password", AllocatedStorage=20)
+    rds.create_db_snapshot(DBSnapshotIdentifier="nightly", DBInstanceIdentifier="phi-db")
+    rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="nightly", AttributeName="restore",
+                                     ValuesToAdd=["all"])
+    return (cloudtrail_event("ModifyDBSnapshotAttribute", "rds", {
+        "dBSnapshotIdentifier": "nightly", "attributeName": "restore", "valuesToAdd": ["all"]}),
+        lambda: rds.describe_db_snapshot_attributes(DBSnapshotIdentifier="nightly")[
+            "DBSnapshotAttributesResult"]["DBSnapshotAttributes"][0]["AttributeValues"])
+
+
+def ebs_snapshot(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
+    ec2 = w.client("ec2")
+    volume = ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=1)["VolumeId"]
+    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    ec2.modify_snapshot_attribute(SnapshotId=snapshot, Attribute="createVolumePermission",
+                                  OperationType="add", GroupNames=["all"])
+    return (cloudtrail_event("ModifySnapshotAttribute", "ec2", {
+        "snapshotId": snapshot, "attributeType": "CREATE_VOLUME_PERMISSION",
+        "createVolumePermission": {"add": {"items": [{"group": "all"}]}}}),
+        lambda: ec2.describe_snapshot_attribute(SnapshotId=snapshot,
+                                                Attribute="createVolumePermission")[
+            "CreateVolumePermissions"])
+
+
+def ebs_default(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
+    ec2 = w.client("ec2")
+    ec2.disable_ebs_encryption_by_default()
+    return (cloudtrail_event("DisableEbsEncryptionByDefault", "ec2", {}),
+            lambda: ec2.get_ebs_encryption_by_default()["EbsEncryptionByDefault"])
+
+
 CASES = [
     Case("s3_block_public_access", s3_bucket_block, WEAK, ALL_ON),
     Case("s3_account_block_public_access", s3_account_block, WEAK, ALL_ON),
+    Case("s3_default_encryption", s3_encryption, None, KEY),
+    Case("iam_revoke_wildcard", iam_wildcard, ["inline-admin"], []),
+    Case("sg_revoke_open_ingress", sg_ingress, [(22, ["0.0.0.0/0"])], []),
+    Case("cloudtrail_restore", trail, False, True),
+    Case("kms_enable_rotation", kms_rotation, False, True),
+    Case("logs_retention", logs_retention, 7, 2192),
+    Case("logs_kms_encryption", logs_kms, None, KEY),
+    Case("sqs_kms_encryption", sqs_key, None, KEY),
+    Case("sns_kms_encryption", sns_key, None, KEY),
+    Case("rds_snapshot_private", rds_snapshot, ["all"], []),
+    Case("ebs_snapshot_private", ebs_snapshot, [{"Group": "all"}], []),
+    Case("ebs_default_encryption", ebs_default, False, True),
 ]
 
 
@@ -235,11 +389,11 @@ CASES = [
 def test_fix_verify_and_rollback_as_our_principal(world: World, case: Case) -> None:
     with admin():
         event, state = case.setup(world)
-        assert state() == case.before
+        assert state() == world.value(case.before)
     r = run(world, event)
     assert (r.remediation, r.outcome) == (case.name, Outcome.REMEDIATED), r.reason
     with admin():
-        assert state() == case.after
+        assert state() == world.value(case.after)
     undo(world, r)
     with admin():
-        assert state() == case.before
+        assert state() == world.value(case.before)
