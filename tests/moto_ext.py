@@ -280,6 +280,7 @@ def enforce_iam_as_aws() -> None:
             self.description = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
                                 f"AccessDenied</Code><Message>{message}</Message></Error>")
 
+    from moto.sqs.exceptions import QueueDoesNotExist
     from moto.sqs.responses import SQSResponse
 
     resource_of = SQSResponse._determine_resource
@@ -289,7 +290,7 @@ def enforce_iam_as_aws() -> None:
         if self._get_action() == "GetQueueUrl" and name:
             try:
                 return str(self.sqs_backend.get_queue(name).queue_arn)
-            except Exception:  # no such queue: "*", as moto had it
+            except QueueDoesNotExist:  # "*", as moto had it
                 return "*"
         return str(resource_of(self))
 

@@ -117,9 +117,15 @@ class World:
     ctx: Context
     member: boto3.session.Session  # an administrator in the member account
     key_arn: str  # REMEDIATION_KMS_KEY in the member account
+    made: int = 0
 
     def client(self, service: str) -> Any:
         return self.member.client(service, region_name=REGION)
+
+    def fresh(self, prefix: str) -> str:
+        """A name no other case used (cases run more than once: see the drop tests)."""
+        self.made += 1
+        return f"{prefix}-{self.made}"
 
     def value(self, expected: Any) -> Any:
         return self.key_arn if expected is KEY else expected
@@ -144,16 +150,12 @@ def member_policy() -> dict[str, Any]:
     return dict(role["Policies"][0]["PolicyDocument"])
 
 
-def _grant(world_home: boto3.session.Session, member: boto3.session.Session, *,
-           home_policy: dict[str, Any], member_policy: dict[str, Any]) -> None:
-    lambda_trust = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-        "Action": "sts:AssumeRole"}]}
-    member_trust = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{HOME}:root"},
-        "Action": "sts:AssumeRole"}]}
-    _put_role(world_home, "autoremediate-dev", lambda_trust, as_moto_checks(home_policy))
-    _put_role(member, ROLE, member_trust, as_moto_checks(member_policy))
+LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+    "Action": "sts:AssumeRole"}]}
+MEMBER_TRUST = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{HOME}:root"},
+    "Action": "sts:AssumeRole"}]}
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +165,8 @@ def world() -> Iterator[World]:
     with mock_aws(), admin():
         home = boto3.session.Session(region_name=REGION)
         member = _admin_session(MEMBER)
-        _grant(home, member, home_policy=lambda_policy(), member_policy=member_policy())
+        _put_role(home, "autoremediate-dev", LAMBDA_TRUST, as_moto_checks(lambda_policy()))
+        _put_role(member, ROLE, MEMBER_TRUST, as_moto_checks(member_policy()))
         kms = member.client("kms", region_name=REGION)
         key = kms.create_key(Description="phi")["KeyMetadata"]
         kms.create_alias(AliasName="alias/phi-data", TargetKeyId=key["KeyId"])
@@ -222,10 +225,11 @@ WEAK = {"BlockPublicAcls": False, "IgnorePublicAcls": True, "BlockPublicPolicy":
 
 
 def s3_bucket_block(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
-    s3 = _bucket(w, "phi-bpa")
-    s3.put_public_access_block(Bucket="phi-bpa", PublicAccessBlockConfiguration=WEAK)
-    return (load_event("cloudtrail_put_public_access_block", bucket="phi-bpa"),
-            lambda: public_access_block(s3, "phi-bpa"))
+    name = w.fresh("phi-bpa")
+    s3 = _bucket(w, name)
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=WEAK)
+    return (load_event("cloudtrail_put_public_access_block", bucket=name),
+            lambda: public_access_block(s3, name))
 
 
 def s3_account_block(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
@@ -238,13 +242,14 @@ def s3_account_block(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
 
 
 def s3_encryption(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
-    s3 = _bucket(w, "phi-sse")
-    s3.delete_bucket_encryption(Bucket="phi-sse")
+    name = w.fresh("phi-sse")
+    s3 = _bucket(w, name)
+    s3.delete_bucket_encryption(Bucket=name)
 
     def state() -> Any:
-        rule = (default_encryption(s3, "phi-sse") or {}).get("Rules", [{}])[0]
+        rule = (default_encryption(s3, name) or {}).get("Rules", [{}])[0]
         return rule.get("ApplyServerSideEncryptionByDefault", {}).get("KMSMasterKeyID")
-    return load_event("cloudtrail_delete_bucket_encryption", bucket="phi-sse"), state
+    return load_event("cloudtrail_delete_bucket_encryption", bucket=name), state
 
 
 ADMIN_DOC = {"Version": "2012-10-17",
@@ -252,20 +257,21 @@ ADMIN_DOC = {"Version": "2012-10-17",
 
 
 def iam_wildcard(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
-    client = w.client("iam")
-    client.create_role(RoleName="etl-worker", AssumeRolePolicyDocument=json.dumps({
+    client, name = w.client("iam"), w.fresh("etl-worker")
+    client.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                "Principal": {"Service": "ec2.amazonaws.com"}}]}))
-    client.put_role_policy(RoleName="etl-worker", PolicyName="inline-admin",
+    client.put_role_policy(RoleName=name, PolicyName="inline-admin",
                            PolicyDocument=json.dumps(ADMIN_DOC))
-    return (load_event("cloudtrail_put_role_policy"),
-            lambda: client.list_role_policies(RoleName="etl-worker")["PolicyNames"])
+    event = load_event("cloudtrail_put_role_policy")
+    event["detail"]["requestParameters"]["roleName"] = name
+    return event, lambda: client.list_role_policies(RoleName=name)["PolicyNames"]
 
 
 def sg_ingress(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
     ec2 = w.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
-    group = ec2.create_security_group(GroupName="phi-app", Description="app",
+    group = ec2.create_security_group(GroupName=w.fresh("phi-app"), Description="app",
                                       VpcId=vpc)["GroupId"]
     ssh = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
            "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
@@ -280,9 +286,10 @@ def sg_ingress(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
 
 
 def trail(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
-    _bucket(w, "phi-audit-logs")
+    name = w.fresh("phi-audit")
+    _bucket(w, name)
     ct = w.client("cloudtrail")
-    arn = ct.create_trail(Name="phi-audit", S3BucketName="phi-audit-logs",
+    arn = ct.create_trail(Name=name, S3BucketName=name,
                           IsMultiRegionTrail=True, EnableLogFileValidation=True)["TrailARN"]
     return (cloudtrail_event("StopLogging", "cloudtrail", {"name": arn}),
             lambda: ct.get_trail_status(Name=arn)["IsLogging"])
@@ -302,23 +309,26 @@ def _log_group(w: World, name: str) -> Callable[[], dict[str, Any]]:
 
 
 def logs_retention(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
-    group = _log_group(w, "/phi/api")
-    w.client("logs").put_retention_policy(logGroupName="/phi/api", retentionInDays=7)
+    name = w.fresh("/phi/api")
+    group = _log_group(w, name)
+    w.client("logs").put_retention_policy(logGroupName=name, retentionInDays=7)
     return (cloudtrail_event("PutRetentionPolicy", "logs",
-                             {"logGroupName": "/phi/api", "retentionInDays": 7}),
+                             {"logGroupName": name, "retentionInDays": 7}),
             lambda: group().get("retentionInDays"))
 
 
 def logs_kms(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
-    group = _log_group(w, "/phi/jobs")
-    return (cloudtrail_event("DisassociateKmsKey", "logs", {"logGroupName": "/phi/jobs"}),
+    name = w.fresh("/phi/jobs")
+    group = _log_group(w, name)
+    return (cloudtrail_event("DisassociateKmsKey", "logs", {"logGroupName": name}),
             lambda: group().get("kmsKeyId"))
 
 
 def sqs_key(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
     sqs = w.client("sqs")
-    url = sqs.create_queue(QueueName="phi-intake")["QueueUrl"]
-    return (cloudtrail_event("CreateQueue", "sqs", {"queueName": "phi-intake"},
+    name = w.fresh("phi-intake")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    return (cloudtrail_event("CreateQueue", "sqs", {"queueName": name},
                              {"queueUrl": url}),
             lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
                 "KmsMasterKeyId"]).get("Attributes", {}).get("KmsMasterKeyId"))
@@ -326,23 +336,24 @@ def sqs_key(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
 
 def sns_key(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
     sns = w.client("sns")
-    arn = sns.create_topic(Name="phi-alerts")["TopicArn"]
-    return (cloudtrail_event("CreateTopic", "sns", {"name": "phi-alerts"}, {"topicArn": arn}),
+    name = w.fresh("phi-alerts")
+    arn = sns.create_topic(Name=name)["TopicArn"]
+    return (cloudtrail_event("CreateTopic", "sns", {"name": name}, {"topicArn": arn}),
             lambda: sns.get_topic_attributes(TopicArn=arn)["Attributes"].get(
                 "KmsMasterKeyId"))
 
 
 def rds_snapshot(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
-    rds = w.client("rds")
-    rds.create_db_instance(DBInstanceIdentifier="phi-db", Engine="postgres",
+    rds, db, name = w.client("rds"), w.fresh("phi-db"), w.fresh("nightly")
+    rds.create_db_instance(DBInstanceIdentifier=db, Engine="postgres",
                            DBInstanceClass="db.t3.micro", MasterUsername="admin",
                            MasterUserPassword="not-a-real-password", AllocatedStorage=20)
-    rds.create_db_snapshot(DBSnapshotIdentifier="nightly", DBInstanceIdentifier="phi-db")
-    rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="nightly", AttributeName="restore",
+    rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier=db)
+    rds.modify_db_snapshot_attribute(DBSnapshotIdentifier=name, AttributeName="restore",
                                      ValuesToAdd=["all"])
     return (cloudtrail_event("ModifyDBSnapshotAttribute", "rds", {
-        "dBSnapshotIdentifier": "nightly", "attributeName": "restore", "valuesToAdd": ["all"]}),
-        lambda: rds.describe_db_snapshot_attributes(DBSnapshotIdentifier="nightly")[
+        "dBSnapshotIdentifier": name, "attributeName": "restore", "valuesToAdd": ["all"]}),
+        lambda: rds.describe_db_snapshot_attributes(DBSnapshotIdentifier=name)[
             "DBSnapshotAttributesResult"]["DBSnapshotAttributes"][0]["AttributeValues"])
 
 
@@ -397,3 +408,68 @@ def test_fix_verify_and_rollback_as_our_principal(world: World, case: Case) -> N
     undo(world, r)
     with admin():
         assert state() == world.value(case.before)
+
+
+CASE = {c.name: c for c in CASES}
+
+
+@pytest.fixture
+def member_without(world: World) -> Iterator[Callable[[str], None]]:
+    """member_without(action): the member role's policy loses that one action (its
+    statement stays, with the rest); the full policy is back after the test."""
+    def drop(action: str) -> None:
+        policy = member_policy()
+        for statement in policy["Statement"]:
+            statement["Action"] = [a for a in statement["Action"] if a != action]
+        assert policy != member_policy(), f"{action} is not granted"
+        with admin():
+            _put_role(world.member, ROLE, MEMBER_TRUST, as_moto_checks(policy))
+
+    yield drop
+    with admin():
+        _put_role(world.member, ROLE, MEMBER_TRUST, as_moto_checks(member_policy()))
+
+
+def _fails_denied(world: World, case: Case, action: str) -> None:
+    with admin():
+        event, state = case.setup(world)
+    r = run(world, event)
+    assert (r.remediation, r.outcome) == (case.name, Outcome.FAILED), r.reason
+    reason = str(r.reason)
+    # the denial names the action; S3's own denial says only "Access Denied", as AWS's does
+    assert action in reason or reason.endswith(": AccessDenied: Access Denied"), reason
+    with admin():
+        assert state() == world.value(case.before)  # nothing changed
+
+
+@pytest.mark.parametrize(("action", "fix"), [
+    ("s3:PutAccountPublicAccessBlock", "s3_account_block_public_access"),
+    ("s3:PutBucketPublicAccessBlock", "s3_block_public_access"),
+    ("ec2:RevokeSecurityGroupIngress", "sg_revoke_open_ingress"),
+    ("cloudtrail:StartLogging", "cloudtrail_restore"),
+    ("kms:EnableKeyRotation", "kms_enable_rotation"),
+    ("logs:PutRetentionPolicy", "logs_retention"),
+    ("sqs:SetQueueAttributes", "sqs_kms_encryption"),
+    ("iam:DeleteRolePolicy", "iam_revoke_wildcard"),
+    ("rds:ModifyDBSnapshotAttribute", "rds_snapshot_private"),
+])
+def test_without_one_granted_action_its_fix_fails_denied(
+        world: World, member_without: Callable[[str], None], action: str, fix: str) -> None:
+    member_without(action)
+    _fails_denied(world, CASE[fix], action)
+
+
+def test_account_block_scoped_to_buckets_is_denied_as_in_aws(
+        world: World, member_without: Callable[[str], None]) -> None:
+    """The defect #22 found: the account-level actions in the statement scoped to
+    arn:aws:s3:::* grant nothing (they take no resource); moto denies it as AWS did."""
+    policy = member_policy()
+    account = {"s3:GetAccountPublicAccessBlock", "s3:PutAccountPublicAccessBlock"}
+    for statement in policy["Statement"]:
+        statement["Action"] = [a for a in statement["Action"] if a not in account]
+    bucket = next(s for s in policy["Statement"] if s["Resource"] == ["arn:aws:s3:::*"])
+    bucket["Action"] = sorted([*bucket["Action"], *account])
+    with admin():
+        _put_role(world.member, ROLE, MEMBER_TRUST, as_moto_checks(policy))
+    _fails_denied(world, CASE["s3_account_block_public_access"],
+                  "s3:GetAccountPublicAccessBlock")
