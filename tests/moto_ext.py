@@ -311,3 +311,88 @@ def enforce_iam_as_aws() -> None:
 
     BaseResponse._authenticate_and_authorize_normal_action = (  # type: ignore[method-assign]
         authorize_normal_action)
+
+
+def _after_cloudformation_create(cls: Any, apply: Any) -> None:
+    """Run `apply(made, properties, account, region)` after moto creates a `cls` from a
+    template (once per class)."""
+    create = cls.create_from_cloudformation_json.__func__
+    if getattr(create, "_completed", False):
+        return
+
+    def completed(klass: Any, resource_name: str, cloudformation_json: Any,
+                  account_id: str, region_name: str, **kwargs: Any) -> Any:
+        made = create(klass, resource_name, cloudformation_json, account_id, region_name,
+                      **kwargs)
+        apply(made, cloudformation_json.get("Properties", {}), account_id, region_name)
+        return made
+
+    completed._completed = True  # type: ignore[attr-defined]
+    cls.create_from_cloudformation_json = classmethod(completed)
+
+
+def cloudformation_as_aws() -> None:
+    """Corrections to moto's CloudFormation so our central template deploys as it does in
+    AWS (tests/test_own_stack.py). Idempotent.
+
+    - `{"Ref": <AWS::Events::EventBus>}` is the bus's name in CloudFormation; moto's
+      EventBus has no `physical_resource_id`, so the Ref gives the object itself and
+      every rule on our bus fails to create.
+    - An `AWS::KMS::Key`'s `KeyPolicy` is a JSON object in a template; moto keeps it as
+      the object, and every later KMS call on the key fails reading it as a string.
+    - Properties moto's models drop: a log group's `KmsKeyId` (moto reads the API's
+      `kmsKeyId`), a function's `KmsKeyArn`, a table's `PointInTimeRecoverySpecification`
+      and its `SSESpecification` (CloudFormation's `SSEEnabled` is the API's `Enabled`;
+      DynamoDB reports the key's ARN however the template named it). Each is applied to
+      what moto created, as CloudFormation does.
+    """
+    import json
+
+    from moto.events.models import EventBus
+    from moto.kms.models import Key
+
+    create = Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    if not getattr(create, "_policy_as_text", False):
+        def create_key(cls: Any, resource_name: str, cloudformation_json: Any,
+                       account_id: str, region_name: str, **kwargs: Any) -> Any:
+            properties = cloudformation_json.get("Properties", {})
+            if isinstance(properties.get("KeyPolicy"), dict):
+                properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
+            return create(cls, resource_name, cloudformation_json, account_id,
+                          region_name, **kwargs)
+
+        create_key._policy_as_text = True  # type: ignore[attr-defined]
+        Key.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
+            create_key)
+
+    from moto.awslambda.models import LambdaFunction
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.table import Table
+    from moto.logs.models import LogGroup
+
+    def log_group(made: Any, props: dict[str, Any], account: str, region: str) -> None:
+        made.kms_key_id = props.get("KmsKeyId")
+
+    def function(made: Any, props: dict[str, Any], account: str, region: str) -> None:
+        made.kms_key_arn = props.get("KmsKeyArn")
+
+    def table(made: Any, props: dict[str, Any], account: str, region: str) -> None:
+        from moto.kms.models import kms_backends
+
+        sse = props.get("SSESpecification") or {}
+        if sse.get("SSEEnabled"):
+            key = sse.get("KMSMasterKeyId")
+            made.sse_specification = {
+                "Enabled": True, "SSEType": sse.get("SSEType", "KMS"),
+                "KMSMasterKeyId": kms_backends[account][region].describe_key(key).arn
+                if key else None}
+        spec = props.get("PointInTimeRecoverySpecification")
+        if spec:
+            dynamodb_backends[account][region].update_continuous_backups(made.name, spec)
+
+    for cls, apply in ((LogGroup, log_group), (LambdaFunction, function), (Table, table)):
+        _after_cloudformation_create(cls, apply)
+
+    if not hasattr(EventBus, "physical_resource_id"):
+        EventBus.physical_resource_id = property(  # type: ignore[attr-defined]
+            lambda self: self.name)
