@@ -379,6 +379,21 @@ def ebs_default(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
             lambda: ec2.get_ebs_encryption_by_default()["EbsEncryptionByDefault"])
 
 
+def config_recorder(w: World) -> tuple[dict[str, Any], Callable[[], Any]]:
+    config = w.client("config")  # one recorder per account and region: made once
+    if not config.describe_configuration_recorders()["ConfigurationRecorders"]:
+        config.put_configuration_recorder(ConfigurationRecorder={
+            "name": "default", "roleARN": f"arn:aws:iam::{MEMBER}:role/config"})
+        config.put_delivery_channel(DeliveryChannel={"name": "default",
+                                                     "s3BucketName": "cfg"})
+    config.stop_configuration_recorder(ConfigurationRecorderName="default")
+    return (cloudtrail_event("StopConfigurationRecorder", "config",
+                             {"configurationRecorderName": "default"}),
+            lambda: config.describe_configuration_recorder_status(
+                ConfigurationRecorderNames=["default"])["ConfigurationRecordersStatus"][0][
+                "recording"])
+
+
 CASES = [
     Case("s3_block_public_access", s3_bucket_block, WEAK, ALL_ON),
     Case("s3_account_block_public_access", s3_account_block, WEAK, ALL_ON),
@@ -394,6 +409,7 @@ CASES = [
     Case("rds_snapshot_private", rds_snapshot, ["all"], []),
     Case("ebs_snapshot_private", ebs_snapshot, [{"Group": "all"}], []),
     Case("ebs_default_encryption", ebs_default, False, True),
+    Case("config_recorder_restart", config_recorder, False, True),
 ]
 
 
@@ -453,6 +469,7 @@ def _fails_denied(world: World, case: Case, action: str) -> None:
     ("sqs:SetQueueAttributes", "sqs_kms_encryption"),
     ("iam:DeleteRolePolicy", "iam_revoke_wildcard"),
     ("rds:ModifyDBSnapshotAttribute", "rds_snapshot_private"),
+    ("config:StartConfigurationRecorder", "config_recorder_restart"),
 ])
 def test_without_one_granted_action_its_fix_fails_denied(
         world: World, member_without: Callable[[str], None], action: str, fix: str) -> None:
