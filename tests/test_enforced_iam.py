@@ -16,7 +16,9 @@ IAM role operations and sts:AssumeRole (the role ARN). Every other service's req
 matched as the resource "*", which no ARN-scoped statement matches: for those services the
 principal's statements are widened to "*" here (`as_moto_checks`), so their actions are
 enforced and their resources are not. Conditions of identity policies and cross-account
-trust policies are not evaluated.
+trust policies are not evaluated. GuardDuty, Lambda and Security Hub requests fail moto's
+signature check under enforcement whatever the caller holds: their fixes have no case here
+(`test_moto_enforces_every_service_we_are_granted` shows it).
 """
 
 from __future__ import annotations
