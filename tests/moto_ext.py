@@ -273,3 +273,207 @@ def serialize_dynamodb() -> None:
 
             atomic._serialized = True  # type: ignore[attr-defined]
             setattr(cls, name, atomic)
+
+
+# moto's S3 request names (moto.s3.responses.ACTION_MAP, by query key) corrected to the IAM
+# action AWS authorises the request with
+S3_BUCKET_ACTIONS = {
+    "HEAD": {"DEFAULT": "ListBucket"},
+    "GET": {"publicAccessBlock": "GetBucketPublicAccessBlock",
+            "encryption": "GetEncryptionConfiguration",
+            "ownershipControls": "GetBucketOwnershipControls"},
+    "PUT": {"publicAccessBlock": "PutBucketPublicAccessBlock",
+            "encryption": "PutEncryptionConfiguration",
+            "ownershipControls": "PutBucketOwnershipControls"},
+    "DELETE": {"publicAccessBlock": "PutBucketPublicAccessBlock",
+               "encryption": "PutEncryptionConfiguration",
+               "ownershipControls": "PutBucketOwnershipControls"},
+}
+# actions moto asks for -> what AWS asks for; "s3": moto's S3 handler, "core": every other
+AS_AWS_AUTHORISES = {
+    "s3": {"s3:ListBuckets": "s3:ListAllMyBuckets"},
+    "core": {"s3:GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock",  # S3 Control
+             "s3:PutPublicAccessBlock": "s3:PutAccountPublicAccessBlock",
+             "s3:DeletePublicAccessBlock": "s3:PutAccountPublicAccessBlock"},
+}
+
+
+def enforce_iam_as_aws() -> None:
+    """Two corrections to moto's IAM enforcement (`enable_iam_authentication`), so a test
+    running as a principal sees what AWS would answer it. Idempotent.
+
+    - DynamoDB `TransactWriteItems` is not an IAM action: AWS authorises each item of the
+      transaction by its own action (`Put` -> dynamodb:PutItem, `Update` -> UpdateItem,
+      `Delete` -> DeleteItem, `ConditionCheck` -> ConditionCheckItem), which is what our
+      policy grants. moto asks for "dynamodb:TransactWriteItems"; here it asks for those.
+    - moto names some S3 requests by a name no IAM policy grants, or by the wrong one: a
+      bucket's public access block and default encryption (moto looks for the query key
+      `public_access_block`, absent from every request, so they become s3:ListBucket /
+      s3:CreateBucket), HeadBucket and ListBuckets, and S3 Control's account-level block
+      (signed as service s3, named s3:GetPublicAccessBlock). Here they are named as the
+      Service Authorization Reference does (`S3_BUCKET_ACTIONS`, `AS_AWS_AUTHORISES`).
+    - SQS GetQueueUrl names its queue by `QueueName`, not `QueueUrl`: moto authorises it
+      against "*" (which no queue-scoped statement grants); AWS against the queue's ARN.
+    - AccessDenied is written in moto's query-protocol XML for every service; botocore
+      cannot read it from a JSON-protocol service (the error code becomes "403") nor from
+      S3 Control (""). AWS answers `AccessDeniedException` (JSON) and `AccessDenied`
+      (S3 Control's XML): here too, so our error mapping is exercised as in AWS.
+    """
+    from moto.core.exceptions import AccessDeniedError, JsonRESTError
+    from moto.core.responses import BaseResponse, get_service_model
+    from moto.iam.access_control import IAMRequestBase
+
+    if getattr(IAMRequestBase.check_action_permitted, "_as_aws", False):
+        return
+    from moto.iam.access_control import S3IAMRequest
+    from moto.s3.responses import ACTION_MAP
+
+    for method, actions in S3_BUCKET_ACTIONS.items():
+        ACTION_MAP["BUCKET"][method].update(actions)
+    check = IAMRequestBase.check_action_permitted
+    item_actions = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                    "ConditionCheck": "ConditionCheckItem"}
+
+    def check_action_permitted(self: Any, resource: str) -> None:
+        table = AS_AWS_AUTHORISES["s3" if isinstance(self, S3IAMRequest) else "core"]
+        self._action = table.get(self._action, self._action)
+        if self._action != "dynamodb:TransactWriteItems":
+            return check(self, resource)
+        import json
+
+        ops = {op for item in json.loads(self._body or b"{}").get("TransactItems", [])
+               for op in item}
+        for op in sorted(ops):
+            self._action = f"dynamodb:{item_actions.get(op, op)}"
+            check(self, resource)
+        self._action = "dynamodb:TransactWriteItems"
+        return None
+
+    check_action_permitted._as_aws = True  # type: ignore[attr-defined]
+    IAMRequestBase.check_action_permitted = check_action_permitted  # type: ignore[method-assign]
+
+    class _JsonAccessDenied(JsonRESTError):
+        code = 403
+
+    class _RestXmlAccessDenied(AccessDeniedError):
+        def __init__(self, message: str) -> None:
+            super().__init__("", "")
+            self.description = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
+                                f"AccessDenied</Code><Message>{message}</Message></Error>")
+
+    from moto.sqs.exceptions import QueueDoesNotExist
+    from moto.sqs.responses import SQSResponse
+
+    resource_of = SQSResponse._determine_resource
+
+    def queue_resource(self: Any) -> str:
+        name = self._get_param("QueueName")
+        if self._get_action() == "GetQueueUrl" and name:
+            try:
+                return str(self.sqs_backend.get_queue(name).queue_arn)
+            except QueueDoesNotExist:  # "*", as moto had it
+                return "*"
+        return str(resource_of(self))
+
+    SQSResponse._determine_resource = queue_resource  # type: ignore[method-assign]
+
+    authorize = BaseResponse._authenticate_and_authorize_normal_action
+
+    def authorize_normal_action(self: Any, resource: str = "*") -> None:
+        try:
+            authorize(self, resource)
+        except AccessDeniedError as exc:
+            protocol = get_service_model(self.boto3_service_name).protocol
+            if protocol in ("json", "rest-json"):
+                raise _JsonAccessDenied("AccessDeniedException", exc.message) from exc
+            if protocol == "rest-xml":
+                raise _RestXmlAccessDenied(exc.message) from exc
+            raise
+
+    BaseResponse._authenticate_and_authorize_normal_action = (  # type: ignore[method-assign]
+        authorize_normal_action)
+
+
+def _after_cloudformation_create(cls: Any, apply: Any) -> None:
+    """Run `apply(made, properties, account, region)` after moto creates a `cls` from a
+    template (once per class)."""
+    create = cls.create_from_cloudformation_json.__func__
+    if getattr(create, "_completed", False):
+        return
+
+    def completed(klass: Any, resource_name: str, cloudformation_json: Any,
+                  account_id: str, region_name: str, **kwargs: Any) -> Any:
+        made = create(klass, resource_name, cloudformation_json, account_id, region_name,
+                      **kwargs)
+        apply(made, cloudformation_json.get("Properties", {}), account_id, region_name)
+        return made
+
+    completed._completed = True  # type: ignore[attr-defined]
+    cls.create_from_cloudformation_json = classmethod(completed)
+
+
+def cloudformation_as_aws() -> None:
+    """Corrections to moto's CloudFormation so our central template deploys as it does in
+    AWS (tests/test_own_stack.py). Idempotent.
+
+    - `{"Ref": <AWS::Events::EventBus>}` is the bus's name in CloudFormation; moto's
+      EventBus has no `physical_resource_id`, so the Ref gives the object itself and
+      every rule on our bus fails to create.
+    - An `AWS::KMS::Key`'s `KeyPolicy` is a JSON object in a template; moto keeps it as
+      the object, and every later KMS call on the key fails reading it as a string.
+    - Properties moto's models drop: a log group's `KmsKeyId` (moto reads the API's
+      `kmsKeyId`), a function's `KmsKeyArn`, a table's `PointInTimeRecoverySpecification`
+      and its `SSESpecification` (CloudFormation's `SSEEnabled` is the API's `Enabled`;
+      DynamoDB reports the key's ARN however the template named it). Each is applied to
+      what moto created, as CloudFormation does.
+    """
+    import json
+
+    from moto.events.models import EventBus
+    from moto.kms.models import Key
+
+    create = Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    if not getattr(create, "_policy_as_text", False):
+        def create_key(cls: Any, resource_name: str, cloudformation_json: Any,
+                       account_id: str, region_name: str, **kwargs: Any) -> Any:
+            properties = cloudformation_json.get("Properties", {})
+            if isinstance(properties.get("KeyPolicy"), dict):
+                properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
+            return create(cls, resource_name, cloudformation_json, account_id,
+                          region_name, **kwargs)
+
+        create_key._policy_as_text = True  # type: ignore[attr-defined]
+        Key.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
+            create_key)
+
+    from moto.awslambda.models import LambdaFunction
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.table import Table
+    from moto.logs.models import LogGroup
+
+    def log_group(made: Any, props: dict[str, Any], account: str, region: str) -> None:
+        made.kms_key_id = props.get("KmsKeyId")
+
+    def function(made: Any, props: dict[str, Any], account: str, region: str) -> None:
+        made.kms_key_arn = props.get("KmsKeyArn")
+
+    def table(made: Any, props: dict[str, Any], account: str, region: str) -> None:
+        from moto.kms.models import kms_backends
+
+        sse = props.get("SSESpecification") or {}
+        if sse.get("SSEEnabled"):
+            key = sse.get("KMSMasterKeyId")
+            made.sse_specification = {
+                "Enabled": True, "SSEType": sse.get("SSEType", "KMS"),
+                "KMSMasterKeyId": kms_backends[account][region].describe_key(key).arn
+                if key else None}
+        spec = props.get("PointInTimeRecoverySpecification")
+        if spec:
+            dynamodb_backends[account][region].update_continuous_backups(made.name, spec)
+
+    for cls, apply in ((LogGroup, log_group), (LambdaFunction, function), (Table, table)):
+        _after_cloudformation_create(cls, apply)
+
+    if not hasattr(EventBus, "physical_resource_id"):
+        EventBus.physical_resource_id = property(  # type: ignore[attr-defined]
+            lambda self: self.name)
