@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,3 +91,25 @@ def s3(aws: None) -> Any:
     import boto3
 
     return boto3.client("s3", region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def prod_artifact(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """`remediate package` for prod, built once per test run and shared by every module
+    (and every xdist worker: a lock in their common temp directory) that reads it: each
+    `chalice package` takes ~20 s of CPU. Returns the zip's path (sam.json beside it).
+    Tests must not change what is there."""
+    import fcntl
+
+    from chalicelib.packaging import build
+
+    root = tmp_path_factory.getbasetemp()
+    if worker_id != "master":  # pytest-xdist: the workers' temp dirs share a parent
+        root = root.parent
+    out, done = root / "shared-dist" / "prod", root / "shared-dist.done"
+    with open(root / "shared-dist.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            artifact = build(stage="prod", out=out)
+            done.write_text(str(artifact))
+    return Path(done.read_text())

@@ -38,12 +38,8 @@ def checkov() -> str:
 
 
 @pytest.fixture(scope="module")
-def central(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from chalicelib.packaging import build
-
-    out = tmp_path_factory.mktemp("dist") / "prod"
-    build(stage="prod", out=out)
-    return out / "sam.json"
+def central(prod_artifact: Path) -> Path:
+    return prod_artifact.with_name("sam.json")
 
 
 def _template(name: str, central: Path) -> Path:

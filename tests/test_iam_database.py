@@ -250,10 +250,8 @@ def analyze(name: str, document: dict[str, Any]) -> list[Finding]:
 
 
 @pytest.fixture(scope="module")
-def central(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from chalicelib.packaging import build
-
-    artifact = build(stage="prod", out=tmp_path_factory.mktemp("dist") / "prod")
+def central(prod_artifact: Path) -> dict[str, Any]:
+    artifact = prod_artifact
     with zipfile.ZipFile(artifact) as zf:  # the linter and its database stay out of it
         assert not [n for n in zf.namelist() if n.startswith("parliament/")]
     return dict(json.loads(artifact.with_name("sam.json").read_text()))

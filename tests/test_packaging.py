@@ -19,7 +19,6 @@ from chalicelib.iam import (
     remediation_actions,
     render_member_role,
 )
-from chalicelib.packaging import build
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six.py",
@@ -30,8 +29,8 @@ LAYER_PROVIDED = ("aws_lambda_powertools", "pydantic", "pydantic_core", "typing_
 
 
 @pytest.fixture(scope="module")
-def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build(stage="prod", out=tmp_path_factory.mktemp("dist") / "prod")
+def artifact(prod_artifact: Path) -> Path:
+    return prod_artifact
 
 
 @pytest.fixture(scope="module")

@@ -145,7 +145,12 @@ class IamRemediation(Remediation[P]):
             for policy in sorted(names):
                 got = getattr(self.iam, f"get_{lower}_policy")(**self.principal,
                                                                PolicyName=policy)
-                inline[policy] = canonical(parse(got["PolicyDocument"]))
+                try:
+                    inline[policy] = canonical(parse(got["PolicyDocument"]))
+                except ValueError as exc:  # moto's CloudFormation stores str(dict)
+                    raise RemediationError(
+                        f"inline policy {policy} of IAM {lower} {self.target.resource.id} "
+                        f"is not a JSON policy document: {exc}") from exc
         return inline
 
     def read_attached(self) -> list[str]:
