@@ -17,6 +17,12 @@ from remediations.base import ApiCall, P, Remediation, State
 
 PRINCIPALS = {"AWS::IAM::Role": "Role", "AWS::IAM::User": "User", "AWS::IAM::Group": "Group"}
 MAX_VERSIONS = 5
+# what reading and rewriting a customer-managed policy's versions takes
+POLICY_VERSION_ACTIONS = (
+    "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:ListPolicies",
+    "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion",
+    "iam:ListPolicyTags",
+)
 # unique-id prefixes IAM gives each kind (what Config names a principal by)
 _ID_PREFIX = {"User": "AIDA", "Role": "AROA", "Group": "AGPA"}
 

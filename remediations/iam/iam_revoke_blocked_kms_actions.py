@@ -39,7 +39,7 @@ from pydantic import Field
 
 from remediations._policy_doc import EMPTY_STATEMENT, statements
 from remediations.base import ApiCall, NoParams, State, register
-from remediations.iam._iam import PRINCIPALS, IamRemediation
+from remediations.iam._iam import POLICY_VERSION_ACTIONS, PRINCIPALS, IamRemediation
 
 BLOCKED = ("kms:decrypt", "kms:reencryptfrom")  # what Config's rule checks for
 
@@ -103,9 +103,7 @@ class IamRevokeBlockedKmsActions(IamRemediation[Params]):
     summary = "Remove KMS decrypt grants on every key from IAM policies (other actions stay)"
     resource_types = ("AWS::IAM::Policy", *PRINCIPALS)
     permissions = (
-        "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:ListPolicies",
-        "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion",
-        "iam:ListPolicyTags",
+        *POLICY_VERSION_ACTIONS,
         "iam:ListRolePolicies", "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:ListRoleTags",
         "iam:ListUserPolicies", "iam:GetUserPolicy", "iam:PutUserPolicy", "iam:ListUserTags",
         "iam:ListGroupPolicies", "iam:GetGroupPolicy", "iam:PutGroupPolicy",

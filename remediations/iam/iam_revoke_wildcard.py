@@ -30,7 +30,7 @@ from pydantic import Field
 
 from remediations._policy_doc import EMPTY_STATEMENT, is_wildcard, without
 from remediations.base import ApiCall, NoParams, State, register
-from remediations.iam._iam import PRINCIPALS, IamRemediation
+from remediations.iam._iam import POLICY_VERSION_ACTIONS, PRINCIPALS, IamRemediation
 
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 # who a principal named by unique id (as Config names it) is found by
@@ -49,9 +49,7 @@ class IamRevokeWildcard(IamRemediation[Params]):
     summary = "Remove wildcard IAM grants (keeping prior versions) and detach admin policies"
     resource_types = ("AWS::IAM::Policy", *PRINCIPALS)
     permissions = (
-        "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:ListPolicies",
-        "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion",
-        "iam:ListPolicyTags",
+        *POLICY_VERSION_ACTIONS,
         "iam:ListRolePolicies", "iam:GetRolePolicy", "iam:PutRolePolicy",
         "iam:DeleteRolePolicy", "iam:ListAttachedRolePolicies", "iam:DetachRolePolicy",
         "iam:AttachRolePolicy", "iam:ListRoleTags",
