@@ -51,19 +51,14 @@ def build(ctx: Context, name: str, resource: Resource, *, account: str, region: 
           params: dict[str, Any], drill: dict[str, State] | None = None) -> Remediation:
     """Instantiate remediation `name` for one resource in one account and region."""
     cls = remediation_class(name)
-    clients = ctx.aws.client_factory(account=account, region=region)
 
-    def clients_in(other: str) -> Any:
-        return ctx.aws.client_factory(account=account, region=other)
+    def clients_in(other: str) -> Any:  # a drill plans from the shipped state: no AWS
+        return _no_aws if drill is not None else ctx.aws.client_factory(account=account,
+                                                                         region=other)
 
-    staged = None
-    if drill is not None:  # a drill: plan from the shipped state, no client reaches AWS
-        staged, clients = drill.get(name), _no_aws
-
-        def clients_in(other: str) -> Any:
-            return _no_aws
-
-    return cls(Target(resource=resource, account=account, region=region, clients=clients,
+    staged = drill.get(name) if drill is not None else None
+    return cls(Target(resource=resource, account=account, region=region,
+                      clients=clients_in(region),
                       params=cls.Params.for_run(params, ctx.settings),
                       is_ours=lambda arn: is_ours([arn], ours=ctx.own_principals(),
                                                   role_name=ctx.settings.role_name),

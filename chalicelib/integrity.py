@@ -26,6 +26,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.aws import translate
 from chalicelib.errors import ConfigurationError
 from chalicelib.record import canonical, chain_hash
 from chalicelib.store import Store
@@ -128,13 +129,22 @@ def _settings(ctx: Any) -> tuple[str, str]:
 
 def signing_key(kms: Any, key_id: str) -> tuple[str, str]:
     """(key ARN, signing algorithm) of the configured key."""
-    meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    with translate(f"looking up the signing key {key_id}"):
+        meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
     offered = meta.get("SigningAlgorithms") or []
     algorithm = next((a for a in _ALGORITHMS if a in offered), None)
     if algorithm is None:
         raise ConfigurationError(f"REMEDIATION_SIGNING_KEY {key_id} cannot sign with "
                                  f"{' or '.join(_ALGORITHMS)} (KeyUsage SIGN_VERIFY)")
     return str(meta["Arn"]), algorithm
+
+
+def _sign(kms: Any, arn: str, algorithm: str, data: bytes) -> bytes:
+    """KMS's signature of `data`'s SHA-256 (MessageType DIGEST: openssl checks it)."""
+    with translate(f"signing with {arn}"):
+        signed = kms.sign(KeyId=arn, Message=hashlib.sha256(data).digest(),
+                          MessageType="DIGEST", SigningAlgorithm=algorithm)
+    return bytes(signed["Signature"])
 
 
 def _payload(digest: dict[str, Any]) -> bytes:
@@ -155,13 +165,16 @@ class Digest:
 def digest_keys(s3: Any, bucket: str) -> list[str]:
     """Every digest's key, oldest first (keys sort by period end)."""
     keys: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=PREFIX):
-        keys.extend(o["Key"] for o in page.get("Contents", []))
+    with translate(f"listing the digests in {bucket}"):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket,
+                                                                  Prefix=PREFIX):
+            keys.extend(o["Key"] for o in page.get("Contents", []))
     return sorted(keys)
 
 
 def fetch(s3: Any, bucket: str, key: str) -> Digest:
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with translate(f"reading digest {key}"):
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     try:
         data = json.loads(body)
     except ValueError:
@@ -187,12 +200,12 @@ def write_digest(ctx: Any) -> dict[str, Any]:
                               "heads": ctx.store.heads_since(start),
                               "previous_digest": last.sha256 if last else "",
                               "key_id": arn}
-    signed = kms.sign(KeyId=arn, Message=hashlib.sha256(_payload(digest)).digest(),
-                      MessageType="DIGEST", SigningAlgorithm=algorithm)
-    digest["signature"] = base64.b64encode(signed["Signature"]).decode()
+    digest["signature"] = base64.b64encode(_sign(kms, arn, algorithm,
+                                                 _payload(digest))).decode()
     key = digest_key(end)
-    s3.put_object(Bucket=bucket, Key=key, Body=canonical(digest), IfNoneMatch="*",
-                  ContentType="application/json", ChecksumAlgorithm="SHA256")
+    with translate(f"writing digest {key} to {bucket}"):
+        s3.put_object(Bucket=bucket, Key=key, Body=canonical(digest), IfNoneMatch="*",
+                      ContentType="application/json", ChecksumAlgorithm="SHA256")
     return {"bucket": bucket, "key": key, "heads": len(digest["heads"]),
             "period_start": start, "period_end": end, "key_id": arn}
 
@@ -373,10 +386,8 @@ def save_signed(ctx: Any, data: bytes, path: Any) -> str | None:
         return None
     kms = ctx.aws.home_client("kms")
     arn, algorithm = signing_key(kms, ctx.settings.signing_key)
-    signed = kms.sign(KeyId=arn, Message=hashlib.sha256(data).digest(),
-                      MessageType="DIGEST", SigningAlgorithm=algorithm)
     sig = out.with_name(out.name + ".sig")
-    sig.write_bytes(signed["Signature"])
+    sig.write_bytes(_sign(kms, arn, algorithm, data))
     return str(sig)
 
 

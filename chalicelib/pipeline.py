@@ -186,15 +186,11 @@ def _cleared(finding: Finding, policy: Policy, resource: Resource, ctx: Context)
     """The condition ended (an alarm back to OK): note it on the open incident, if any."""
     result = Result(event_id=finding.event_id, outcome=Outcome.IGNORED, policy=policy.name,
                     remediation=policy.remediation, resource=resource.display)
-    incident = ctx.store.open_incident(finding.account, resource.display, policy.name)
-    if incident is None:
+    iid = _note_on_open_incident(finding, policy, resource, ctx, {
+        "note": f"{finding.kind} is back to normal; the incident stays open for responders"})
+    if iid is None:
         return result.model_copy(update={"reason": f"{finding.kind} is back to normal and "
                                                    "has no open incident"})
-    iid = incident.incident_id
-    ctx.store.append(iid, EntryKind.DETECTED, finding.source.value,
-                     {**_detected(finding), "joined": True})
-    ctx.store.append(iid, EntryKind.VERIFIED, ACTOR, {
-        "note": f"{finding.kind} is back to normal; the incident stays open for responders"})
     return result.model_copy(update={"outcome": Outcome.COMPLIANT, "incident_id": iid,
                                       "reason": "back to normal: recorded on the open "
                                                 "incident"})
@@ -206,17 +202,26 @@ def _gone(finding: Finding, policy: Policy, resource: Resource, ctx: Context,
     nothing to fix and nothing to retry. Noted on its open incident, if it has one."""
     reason = f"resource no longer exists: {gone}"
     logger.info("resource gone", extra={"reason": reason})
-    result = result.model_copy(update={"outcome": Outcome.IGNORED, "reason": reason})
+    iid = _note_on_open_incident(finding, policy, resource, ctx, {
+        "note": "the resource no longer exists; nothing was changed", "reason": reason},
+        batch=batch)
+    return result.model_copy(update={"outcome": Outcome.IGNORED, "reason": reason,
+                                      "incident_id": iid})
+
+
+def _note_on_open_incident(finding: Finding, policy: Policy, resource: Resource,
+                           ctx: Context, note: dict[str, Any], *,
+                           batch: Batch | None = None) -> str | None:
+    """Join `finding` to the resource's open incident with a `verified` note, changing
+    nothing; the incident's id, or None when it has none open."""
     incident = ctx.store.open_incident(finding.account, resource.display, policy.name)
     if incident is None:
-        return result
+        return None
     iid = incident.incident_id
     ctx.store.append(iid, EntryKind.DETECTED, finding.actor or finding.source.value,
                      {**_detected(finding), "joined": True}, batch=batch)
-    ctx.store.append(iid, EntryKind.VERIFIED, ACTOR, {
-        "note": "the resource no longer exists; nothing was changed", "reason": reason},
-        batch=batch)
-    return result.model_copy(update={"incident_id": iid})
+    ctx.store.append(iid, EntryKind.VERIFIED, ACTOR, note, batch=batch)
+    return iid
 
 
 def _gated(finding: Finding, policy: Policy, rem: Remediation, ctx: Context, *,

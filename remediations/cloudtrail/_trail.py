@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from chalicelib.aws import translate
 from chalicelib.errors import HandsOff, ResourceGone
 from chalicelib.finding import ACCOUNT, TRAIL
-from remediations.base import ApiCall, P, Plan, Remediation, State
+from remediations.base import ApiCall, P, Plan, Remediation, State, Target
 
 
 def home(arn: str) -> str:
@@ -34,6 +34,31 @@ def home(arn: str) -> str:
 
 def owner(arn: str) -> str:
     return arn.split(":")[4]
+
+
+def own_trails(trails: list[dict[str, Any]], *, account: str,
+               named: bool) -> list[dict[str, Any]]:
+    """`trails` without the organization trails managed from another account (the
+    management account): recorded, not fought over. A trail the finding names (`named`) is
+    refused with `HandsOff`; an account-level result skips them."""
+    own = []
+    for trail in trails:
+        arn = str(trail["TrailARN"])
+        if trail.get("IsOrganizationTrail") and owner(arn) != account:
+            if named:
+                raise HandsOff(f"{arn} is an organization trail managed from account "
+                               f"{owner(arn)}: recorded, not changed from here")
+            continue
+        own.append(trail)
+    return own
+
+
+def trail_tags(target: Target, arn: str) -> dict[str, str]:
+    """A trail's tags, read in its home region."""
+    with translate(f"reading tags of {arn}"):
+        got = target.region_clients(home(arn))("cloudtrail").list_tags(ResourceIdList=[arn])
+    tags = got["ResourceTagList"][0].get("TagsList", []) if got["ResourceTagList"] else []
+    return {t["Key"]: t.get("Value", "") for t in tags}
 
 
 class TrailSetting(Remediation[P]):
@@ -84,16 +109,9 @@ class TrailSetting(Remediation[P]):
     def _arns(self) -> list[str]:
         if self._pinned is not None:
             return self._pinned
-        arns = []
-        for trail in self._listed():
-            arn = str(trail["TrailARN"])
-            if trail.get("IsOrganizationTrail") and owner(arn) != self.target.account:
-                if self.target.resource.type != ACCOUNT:
-                    raise HandsOff(f"{arn} is an organization trail managed from account "
-                                   f"{owner(arn)}: recorded, not changed from here")
-                continue
-            arns.append(arn)
-        return sorted(arns)
+        own = own_trails(self._listed(), account=self.target.account,
+                         named=self.target.resource.type != ACCOUNT)
+        return sorted(str(t["TrailARN"]) for t in own)
 
     def _settings(self, arn: str) -> dict[str, str]:
         with translate(f"reading trail {arn}"):
@@ -139,7 +157,4 @@ class TrailSetting(Remediation[P]):
         found = self.target.resource
         if found.type == ACCOUNT or not found.arn:
             return {}
-        with translate(f"reading tags of {found.arn}"):
-            got = self._client(home(found.arn)).list_tags(ResourceIdList=[found.arn])
-        tags = got["ResourceTagList"][0].get("TagsList", []) if got["ResourceTagList"] else []
-        return {t["Key"]: t.get("Value", "") for t in tags}
+        return trail_tags(self.target, found.arn)

@@ -54,6 +54,7 @@ from chalicelib.aws import translate
 from chalicelib.errors import HandsOff, ResourceGone
 from chalicelib.finding import ACCOUNT, Resource
 from remediations.base import ApiCall, NoParams, Plan, Remediation, State, register
+from remediations.cloudtrail._trail import home, own_trails, trail_tags
 
 
 class Aspect(StrEnum):
@@ -86,14 +87,6 @@ class Params(NoParams):
         "homed in the region"))
 
 
-def _region(arn: str) -> str:
-    return arn.split(":")[3]
-
-
-def _owner(arn: str) -> str:
-    return arn.split(":")[4]
-
-
 @register("cloudtrail_restore")
 class CloudTrailRestore(Remediation[Params]):
     """Turn back on what the policy's control asks of a trail: logging, log-file
@@ -123,7 +116,7 @@ class CloudTrailRestore(Remediation[Params]):
     def _home(self) -> str:
         """Where the finding's trail lives (its ARN says), or the account-level region."""
         found = self.target.resource
-        return _region(found.arn) if found.type != ACCOUNT and found.arn else self.target.region
+        return home(found.arn) if found.type != ACCOUNT and found.arn else self.target.region
 
     def _describe(self, region: str, *, shadows: bool) -> list[dict[str, Any]]:
         with translate(f"describing trails in {region}"):
@@ -155,20 +148,12 @@ class CloudTrailRestore(Remediation[Params]):
     def _own(self, trails: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Drop organization trails managed from another account: a named one is recorded
         (`HandsOff`), an account-level result skips them."""
-        own = []
-        for trail in trails:
-            arn = str(trail["TrailARN"])
-            if trail.get("IsOrganizationTrail") and _owner(arn) != self.target.account:
-                if self.target.resource.type != ACCOUNT:
-                    raise HandsOff(f"{arn} is an organization trail managed from account "
-                                   f"{_owner(arn)}: recorded, not changed from here")
-                continue
-            own.append(trail)
-        return own
+        return own_trails(trails, account=self.target.account,
+                          named=self.target.resource.type != ACCOUNT)
 
     def _logging(self, arn: str) -> bool:
         with translate(f"reading the status of {arn}"):
-            return bool(self._client(_region(arn)).get_trail_status(Name=arn)["IsLogging"])
+            return bool(self._client(home(arn)).get_trail_status(Name=arn)["IsLogging"])
 
     def _settings(self, trail: dict[str, Any], fields: tuple[str, ...] | list[str]) -> State:
         arn = str(trail["TrailARN"])
@@ -176,7 +161,7 @@ class CloudTrailRestore(Remediation[Params]):
                 for k in fields}
 
     # -- multi_region: is the account covered, and if not, which one trail ------------
-    def _multi_region(self) -> list[dict[str, Any]]:
+    def _multihome(self) -> list[dict[str, Any]]:
         """The logging multi-region trails that cover the region; none: the one trail to
         make multi-region."""
         region = self._home
@@ -223,7 +208,7 @@ class CloudTrailRestore(Remediation[Params]):
 
     def _read_pinned(self, pinned: State) -> State:
         """The settings a plan recorded, of exactly its trails, read again."""
-        trails = {arn: self._settings(self._named(arn, _region(arn)), list(fields))
+        trails = {arn: self._settings(self._named(arn, home(arn)), list(fields))
                   for arn, fields in pinned["Trails"].items()}
         return {**({"Aspect": pinned["Aspect"]} if "Aspect" in pinned else {}),
                 "Trails": trails}
@@ -232,7 +217,7 @@ class CloudTrailRestore(Remediation[Params]):
         if self._pinned is not None:
             return self._read_pinned(self._pinned)
         aspect = self.aspect
-        trails = (self._multi_region() if aspect is Aspect.MULTI_REGION
+        trails = (self._multihome() if aspect is Aspect.MULTI_REGION
                   else self._own(self._trails()))
         return {"Aspect": aspect.value,
                 "Trails": {str(t["TrailARN"]): self._settings(t, FIELDS[aspect])
@@ -252,11 +237,11 @@ class CloudTrailRestore(Remediation[Params]):
                       if k in want and have.get(k) != want[k]}
             if update:
                 calls.append(ApiCall(service="cloudtrail", operation="UpdateTrail",
-                                     params={"Name": arn, **update}, region=_region(arn)))
+                                     params={"Name": arn, **update}, region=home(arn)))
             if "IsLogging" in want and have.get("IsLogging") != want["IsLogging"]:
                 op = "StartLogging" if want["IsLogging"] else "StopLogging"
                 calls.append(ApiCall(service="cloudtrail", operation=op, params={"Name": arn},
-                                     region=_region(arn)))
+                                     region=home(arn)))
         return calls
 
     def plan(self) -> Plan:
@@ -303,7 +288,4 @@ class CloudTrailRestore(Remediation[Params]):
         found = self.target.resource
         if found.type == ACCOUNT or not found.arn:
             return {}
-        with translate(f"reading tags of {found.arn}"):
-            got = self._client(_region(found.arn)).list_tags(ResourceIdList=[found.arn])
-        tags = got["ResourceTagList"][0].get("TagsList", []) if got["ResourceTagList"] else []
-        return {t["Key"]: t.get("Value", "") for t in tags}
+        return trail_tags(self.target, found.arn)

@@ -48,7 +48,7 @@ from chalicelib.aws import translate
 from chalicelib.errors import ConfigurationError, HandsOff, ResourceGone
 from chalicelib.finding import ACCOUNT, TRAIL
 from remediations.base import ApiCall, NoParams, Plan, Remediation, State, register
-from remediations.cloudtrail._trail import home, owner
+from remediations.cloudtrail._trail import home, own_trails, trail_tags
 
 TRAIL_VAR = "REMEDIATION_DATA_EVENTS_TRAIL"
 OURS = "autoremediate-s3-data-events"
@@ -136,10 +136,8 @@ class CloudTrailS3DataEvents(Remediation[Params]):
         found = [t for t in got if ref in (t.get("TrailARN"), t.get("Name"))]
         if not found:
             raise ResourceGone(f"no trail {ref} ({TRAIL_VAR})")
+        own_trails(found[:1], account=self.target.account, named=True)
         arn = str(found[0]["TrailARN"])
-        if found[0].get("IsOrganizationTrail") and owner(arn) != self.target.account:
-            raise HandsOff(f"{arn} is an organization trail managed from account "
-                           f"{owner(arn)}: recorded, not changed from here")
         with translate(f"reading trail {arn}"):
             self._trail = dict(self._client(home(arn)).get_trail(Name=arn)["Trail"])
         return self._trail
@@ -197,8 +195,4 @@ class CloudTrailS3DataEvents(Remediation[Params]):
         return super().rollback(plan, force=force)
 
     def tags(self) -> dict[str, str]:
-        arn = str(self.trail()["TrailARN"])
-        with translate(f"reading tags of {arn}"):
-            got = self._client(home(arn)).list_tags(ResourceIdList=[arn])
-        tags = got["ResourceTagList"][0].get("TagsList", []) if got["ResourceTagList"] else []
-        return {t["Key"]: t.get("Value", "") for t in tags}
+        return trail_tags(self.target, str(self.trail()["TrailARN"]))
