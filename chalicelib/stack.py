@@ -18,6 +18,12 @@ deployment serves a whole AWS Organization and loses no event (`remediate packag
   encrypted with the same key, point-in-time recovery and deletion protection on, kept
   when the stack goes (`Retain`); its TTL only removes housekeeping items
   (`chalicelib.store.table.TTL_ATTRIBUTE`). The functions get its name by `Ref`;
+- the evidence store (`chalicelib.integrity`): an asymmetric signing key (`SigningKey`,
+  ECC_NIST_P256, SIGN_VERIFY) and a bucket (`EvidenceBucket`) with versioning, S3 Object
+  Lock in COMPLIANCE mode for six years by default, our key, a policy that denies deletes
+  and plain HTTP, and server access logs to `EvidenceAccessLogs` — CloudTrail's log-file
+  validation pattern (docs/architecture.md, "Tamper-evident evidence"). The digest
+  function gets both by reference (REMEDIATION_SIGNING_KEY, REMEDIATION_EVIDENCE_BUCKET);
 - a CloudWatch dashboard of the pipeline's metrics (`chalicelib.metrics`);
 - checkov's skips, each with its reason, in the resources' `Metadata`
   (tests/test_checkov.py runs checkov on every template we ship: no other failure).
@@ -73,6 +79,21 @@ _NO_DLQ = {
     "ApprovalWorker": "its handler never raises (chalicelib.slack.run_job logs every failure "
                       "and the approval stays decidable): no event would reach a queue; a "
                       "failure of the runtime itself raises the Errors alarm",
+}
+# the function that writes the hourly digest (app.py's evidence_digest, as Chalice names it)
+DIGEST_FUNCTION = "EvidenceDigest"
+EVIDENCE_RETENTION_DAYS = 2192  # 164.316(b)(2): six years
+_S3_KEY_USE = ["kms:Decrypt", "kms:GenerateDataKey"]  # SSE-KMS put and get, through S3
+_ACCESS_LOGS_SKIPS = {
+    "CKV_AWS_18": "the evidence bucket's access-log bucket: logging it into itself would "
+                  "loop, and logging it elsewhere only moves the question",
+    "CKV_AWS_145": "S3 server access logs are delivered only to buckets encrypted with "
+                   "SSE-S3 (AES256), not SSE-KMS",
+}
+_SIGNING_KEY_SKIPS = {
+    "CKV_AWS_7": "an asymmetric (SIGN_VERIFY) key cannot rotate automatically; a digest names "
+                 "the key that signed it, so a new key can replace this one without "
+                 "invalidating older digests",
 }
 _API_SKIPS = {
     "CKV_AWS_120": "every request is a Slack decision or a timeline read that must reach "
@@ -267,6 +288,7 @@ def add_central(template: dict[str, Any]) -> dict[str, Any]:
                  "dynamodb.${AWS::Region}.amazonaws.com")}}}]}}}
     if "RestAPI" in res:
         _api_access_logs(res)
+    _evidence_store(res, every)
     res["DeadLetterDepth"] = _alarm(
         "events failed every attempt: run `remediate redrive` on the dead-letter queue",
         namespace="AWS/SQS", metric="ApproximateNumberOfMessagesVisible",
@@ -283,11 +305,126 @@ def add_central(template: dict[str, Any]) -> dict[str, Any]:
                                "Value": {"Ref": "DeadLetterQueue"}},
         "StateTableName": {"Description": "REMEDIATION_TABLE for the remediate CLI",
                            "Value": {"Ref": "StateTable"}},
+        "EvidenceBucketName": {"Description": "REMEDIATION_EVIDENCE_BUCKET for the remediate "
+                                              "CLI: where the signed digests are",
+                               "Value": {"Ref": "EvidenceBucket"}},
+        "SigningKeyArn": {"Description": "REMEDIATION_SIGNING_KEY for the remediate CLI: "
+                                         "`aws kms get-public-key` verifies the digests",
+                          "Value": {"Fn::GetAtt": ["SigningKey", "Arn"]}},
         "FunctionRoleArns": {
             "Description": "the member stack's TrustedRoleArns: only these may act there",
             "Value": {"Fn::Join": [",", [{"Fn::GetAtt": [r, "Arn"]}
                                          for r in function_roles]]}}})
     return out
+
+
+def _evidence_store(res: dict[str, Any], functions: dict[str, dict[str, Any]]) -> None:
+    """The signing key, the locked evidence bucket and its access-log bucket; the digest
+    function is told both and may use our key through S3 for the bucket's encryption."""
+    from chalicelib.packaging import PackagingError
+
+    if DIGEST_FUNCTION not in functions:
+        raise PackagingError(f"no {DIGEST_FUNCTION} function: the evidence digest is what "
+                             "the evidence bucket and signing key are for")
+    role = functions[DIGEST_FUNCTION]["Properties"]["Role"]["Fn::GetAtt"][0]
+    root = _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
+    evidence_arn = {"Fn::GetAtt": ["EvidenceBucket", "Arn"]}
+    res["SigningKey"] = skip_checks({
+        "Type": "AWS::KMS::Key", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "Description": "autoremediate: signs the evidence digests (kms:Sign); anyone may "
+                           "check them with its public key",
+            "KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY",
+            "KeyPolicy": {"Version": "2012-10-17", "Statement": [
+                {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": root},
+                 "Action": [a for a in KEY_ADMIN if a not in (
+                     "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey",
+                     "kms:EnableKeyRotation", "kms:GetKeyRotationStatus")],
+                 "Resource": "*"},
+                # signing and verifying as IAM allows: the digest function's policy grants
+                # kms:Sign (chalicelib.iam, EvidenceDigest), an auditor's role
+                # kms:GetPublicKey or kms:Verify; no one else is named here
+                {"Sid": "AccountSignsAndVerifiesAsIamAllows", "Effect": "Allow",
+                 "Principal": {"AWS": root},
+                 "Action": ["kms:GetPublicKey", "kms:Sign", "kms:Verify"],
+                 "Resource": "*"}]}}},
+        _SIGNING_KEY_SKIPS)
+    res["SigningKeyAlias"] = {"Type": "AWS::KMS::Alias", "Properties": {
+        "AliasName": _sub("alias/autoremediate-${AWS::StackName}-evidence"),
+        "TargetKeyId": {"Ref": "SigningKey"}}}
+    res["EvidenceAccessLogs"] = skip_checks({
+        "Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [{
+                "ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+            "PublicAccessBlockConfiguration": _ALL_BLOCKED,
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            "LifecycleConfiguration": {"Rules": [{
+                "Id": "six-years", "Status": "Enabled",
+                "ExpirationInDays": EVIDENCE_RETENTION_DAYS,
+                "NoncurrentVersionExpiration": {"NoncurrentDays": EVIDENCE_RETENTION_DAYS}}]}}},
+        _ACCESS_LOGS_SKIPS)
+    res["EvidenceAccessLogsPolicy"] = {"Type": "AWS::S3::BucketPolicy", "Properties": {
+        "Bucket": {"Ref": "EvidenceAccessLogs"},
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Sid": "S3ServerAccessLogs", "Effect": "Allow",
+             "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
+             "Resource": _sub("${EvidenceAccessLogs.Arn}/*"),
+             # the account, not the bucket's ARN: S3 checks this grant when the evidence
+             # bucket's logging is set, so the evidence bucket depends on this policy
+             "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}},
+            _insecure_transport_denied("EvidenceAccessLogs")]}}}
+    res["EvidenceBucket"] = {
+        "Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+        "DependsOn": ["EvidenceAccessLogsPolicy"],
+        "Properties": {
+            "ObjectLockEnabled": True,
+            "ObjectLockConfiguration": {"ObjectLockEnabled": "Enabled", "Rule": {
+                "DefaultRetention": {"Mode": "COMPLIANCE", "Days": EVIDENCE_RETENTION_DAYS}}},
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [{
+                "ServerSideEncryptionByDefault": {
+                    "SSEAlgorithm": "aws:kms",
+                    "KMSMasterKeyID": {"Fn::GetAtt": ["EventKey", "Arn"]}},
+                "BucketKeyEnabled": True}]},
+            "PublicAccessBlockConfiguration": _ALL_BLOCKED,
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            "LoggingConfiguration": {"DestinationBucketName": {"Ref": "EvidenceAccessLogs"},
+                                     "LogFilePrefix": "evidence/"}}}
+    res["EvidenceBucketPolicy"] = {"Type": "AWS::S3::BucketPolicy", "Properties": {
+        "Bucket": {"Ref": "EvidenceBucket"},
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            # Object Lock (COMPLIANCE) already refuses deleting a locked version, even to
+            # root; this refuses every delete, and a lock configuration change, outright
+            {"Sid": "EvidenceIsNeverDeleted", "Effect": "Deny", "Principal": "*",
+             "Action": ["s3:DeleteBucket", "s3:DeleteObject", "s3:DeleteObjectVersion",
+                        "s3:PutBucketObjectLockConfiguration",
+                        "s3:PutLifecycleConfiguration"],
+             "Resource": [evidence_arn, _sub("${EvidenceBucket.Arn}/*")]},
+            _insecure_transport_denied("EvidenceBucket")]}}}
+    res["EvidenceBucketKey"] = {"Type": "AWS::IAM::Policy", "Properties": {
+        "PolicyName": "evidence-bucket-key", "Roles": [{"Ref": role}],
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Sid": "EncryptedEvidenceBucket", "Effect": "Allow", "Action": _S3_KEY_USE,
+             "Resource": {"Fn::GetAtt": ["EventKey", "Arn"]},
+             "Condition": {"StringEquals": {"kms:ViaService": _sub(
+                 "s3.${AWS::Region}.amazonaws.com")}}}]}}}
+    digest = functions[DIGEST_FUNCTION]
+    variables = digest["Properties"].setdefault("Environment", {}).setdefault("Variables", {})
+    variables["REMEDIATION_SIGNING_KEY"] = {"Fn::GetAtt": ["SigningKey", "Arn"]}
+    variables["REMEDIATION_EVIDENCE_BUCKET"] = {"Ref": "EvidenceBucket"}
+    digest["DependsOn"] = sorted({*_as_list(digest.get("DependsOn")), "EvidenceBucketKey"})
+
+
+_ALL_BLOCKED = {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+
+
+def _insecure_transport_denied(bucket: str) -> dict[str, Any]:
+    return {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [{"Fn::GetAtt": [bucket, "Arn"]}, _sub(f"${{{bucket}.Arn}}/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
 
 
 def _no_dlq_reason(name: str, function: dict[str, Any],

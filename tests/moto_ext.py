@@ -420,12 +420,18 @@ def cloudformation_as_aws() -> None:
       EventBus has no `physical_resource_id`, so the Ref gives the object itself and
       every rule on our bus fails to create.
     - An `AWS::KMS::Key`'s `KeyPolicy` is a JSON object in a template; moto keeps it as
-      the object, and every later KMS call on the key fails reading it as a string.
+      the object, and every later KMS call on the key fails reading it as a string. moto
+      makes every template key symmetric: an asymmetric `KeySpec`/`KeyUsage` (our
+      signing key) is created as the template says.
     - Properties moto's models drop: a log group's `KmsKeyId` (moto reads the API's
       `kmsKeyId`), a function's `KmsKeyArn`, a table's `PointInTimeRecoverySpecification`
       and its `SSESpecification` (CloudFormation's `SSEEnabled` is the API's `Enabled`;
-      DynamoDB reports the key's ARN however the template named it). Each is applied to
-      what moto created, as CloudFormation does.
+      DynamoDB reports the key's ARN however the template named it), and every bucket
+      property but encryption and tags (versioning, Object Lock, logging, public access
+      block, ownership controls, lifecycle). Each is applied to what moto created, as
+      CloudFormation does. moto has no model for `AWS::S3::BucketPolicy`, so a bucket's
+      logging is recorded as S3 would after checking the log bucket's policy grant
+      (that policy is in the template; tests/test_own_stack.py reads it there).
     """
     import json
 
@@ -439,6 +445,13 @@ def cloudformation_as_aws() -> None:
             properties = cloudformation_json.get("Properties", {})
             if isinstance(properties.get("KeyPolicy"), dict):
                 properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
+            if properties.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
+                from moto.kms.models import kms_backends
+
+                return kms_backends[account_id][region_name].create_key(
+                    policy=properties["KeyPolicy"], key_usage=properties["KeyUsage"],
+                    key_spec=properties["KeySpec"], description=properties.get(
+                        "Description"), tags=properties.get("Tags", []))
             return create(cls, resource_name, cloudformation_json, account_id,
                           region_name, **kwargs)
 
@@ -471,7 +484,40 @@ def cloudformation_as_aws() -> None:
         if spec:
             dynamodb_backends[account][region].update_continuous_backups(made.name, spec)
 
-    for cls, apply in ((LogGroup, log_group), (LambdaFunction, function), (Table, table)):
+    from moto.s3.models import FakeBucket, s3_backends
+
+    def bucket(made: Any, props: dict[str, Any], account: str, region: str) -> None:
+        backend = s3_backends[account]["aws"]
+        if "VersioningConfiguration" in props:
+            backend.put_bucket_versioning(made.name, props["VersioningConfiguration"]["Status"])
+        lock = props.get("ObjectLockConfiguration")
+        if props.get("ObjectLockEnabled") or lock:
+            retention = (lock or {}).get("Rule", {}).get("DefaultRetention", {})
+            backend.put_object_lock_configuration(
+                # 0, not None, for the unit not given: moto adds both to the clock
+                made.name, True, mode=retention.get("Mode"), days=retention.get("Days", 0),
+                years=retention.get("Years", 0))
+        logging = props.get("LoggingConfiguration")
+        if logging:
+            made.logging = {"TargetBucket": logging["DestinationBucketName"],
+                            "TargetPrefix": logging.get("LogFilePrefix", "")}
+        if "PublicAccessBlockConfiguration" in props:
+            backend.put_public_access_block(made.name, props["PublicAccessBlockConfiguration"])
+        for rule in props.get("OwnershipControls", {}).get("Rules", []):
+            backend.put_bucket_ownership_controls(made.name, {
+                "Rules": [{"ObjectOwnership": rule["ObjectOwnership"]}]})
+        rules = props.get("LifecycleConfiguration", {}).get("Rules")
+        if rules:
+            backend.put_bucket_lifecycle(made.name, [{
+                "ID": r.get("Id"), "Status": r["Status"], "Filter": {"Prefix": ""},
+                **({"Expiration": {"Days": r["ExpirationInDays"]}}
+                   if "ExpirationInDays" in r else {}),
+                **({"NoncurrentVersionExpiration": {"NoncurrentDays": r[
+                    "NoncurrentVersionExpiration"]["NoncurrentDays"]}}
+                   if "NoncurrentVersionExpiration" in r else {})} for r in rules])
+
+    for cls, apply in ((LogGroup, log_group), (LambdaFunction, function), (Table, table),
+                       (FakeBucket, bucket)):
         _after_cloudformation_create(cls, apply)
 
     if not hasattr(EventBus, "physical_resource_id"):

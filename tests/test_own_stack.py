@@ -41,6 +41,7 @@ LAYER = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3
 # types in the transformed template moto's stack does not list as created: no model (moto
 # skips them with a warning), or, for AWS::Lambda::Permission, no physical id
 NOT_LISTED = {"AWS::CloudWatch::Alarm", "AWS::SQS::QueuePolicy", "AWS::ApiGateway::Account",
+              "AWS::S3::BucketPolicy",
               "AWS::Lambda::EventInvokeConfig", "AWS::Events::EventBusPolicy",
               "AWS::Lambda::Permission"}
 # types moto models but cannot create from our template (removed, with their dependents)
@@ -248,3 +249,41 @@ def test_the_state_table_is_as_declared(deployed: Deployed) -> None:
     backups = db.describe_continuous_backups(TableName=deployed.physical["StateTable"])
     assert backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"][
         "PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_the_evidence_store_is_as_declared(deployed: Deployed) -> None:
+    """The signed digests' bucket is versioned, locked in COMPLIANCE mode for six years by
+    default, encrypted with our key, logged, private; the signing key is asymmetric. moto
+    has no model for bucket policies (NOT_LISTED): the deny-delete and TLS-only statements
+    are checked in the template by tests/test_packaging.py, and Object Lock's refusal to
+    delete a locked version is shown here on what moto created."""
+    s3 = boto3.client("s3", region_name=REGION)
+    kms = boto3.client("kms", region_name=REGION)
+    bucket, logs = deployed.physical["EvidenceBucket"], deployed.physical["EvidenceAccessLogs"]
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    lock = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    retention = lock["Rule"]["DefaultRetention"]  # moto adds "Years": 0 (AWS gives one unit)
+    assert lock["ObjectLockEnabled"] == "Enabled"
+    assert (retention["Mode"], retention["Days"]) == ("COMPLIANCE", 2192)
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)[
+        "ServerSideEncryptionConfiguration"]["Rules"]
+    event_key = kms.describe_key(KeyId=deployed.physical["EventKey"])["KeyMetadata"]["Arn"]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": event_key}
+    assert s3.get_bucket_logging(Bucket=bucket)["LoggingEnabled"] == {
+        "TargetBucket": logs, "TargetPrefix": "evidence/"}
+    for name in (bucket, logs):
+        assert all(s3.get_public_access_block(Bucket=name)[
+            "PublicAccessBlockConfiguration"].values())
+    signing = kms.describe_key(KeyId=deployed.physical["SigningKey"])["KeyMetadata"]
+    assert (signing["KeySpec"], signing["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    version = s3.put_object(Bucket=bucket, Key="digests/x.json", Body=b"{}")["VersionId"]
+    with pytest.raises(s3.exceptions.ClientError) as refused:
+        s3.delete_object(Bucket=bucket, Key="digests/x.json", VersionId=version)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    digest = next(r for r in deployed.template["Resources"].values()
+                  if r["Type"] == "AWS::Lambda::Function"
+                  and "REMEDIATION_EVIDENCE_BUCKET" in r["Properties"]["Environment"]["Variables"])
+    variables = digest["Properties"]["Environment"]["Variables"]
+    assert variables["REMEDIATION_EVIDENCE_BUCKET"] == {"Ref": "EvidenceBucket"}
+    assert variables["REMEDIATION_SIGNING_KEY"] == {"Fn::GetAtt": ["SigningKey", "Arn"]}

@@ -274,14 +274,18 @@ def _statements(node: Any) -> list[dict[str, Any]]:
     return found
 
 
-def test_no_statement_in_any_template_names_a_wildcard_action(
+def test_no_statement_in_any_template_allows_a_wildcard_action(
         template: dict[str, Any]) -> None:
+    """Least privilege: every Allow names its actions. A Deny may say `s3:*` (plain HTTP to
+    the evidence bucket is refused for every action): widening a deny only takes away."""
     from chalicelib.member import member_template
 
     for tpl in (template, member_template(), json.loads((ROOT / MEMBER_ROLE_FILE).read_text())):
         statements = _statements(tpl)
         assert statements
         for statement in statements:
+            if statement["Effect"] == "Deny":
+                continue
             actions = statement["Action"]
             for action in [actions] if isinstance(actions, str) else actions:
                 assert "*" not in action, statement
@@ -354,3 +358,23 @@ def test_member_stack_is_fresh_lint_clean_and_forwards_exactly_the_central_patte
 
     assert main(["package", "--member", "--out", str(tmp_path)]) == 0
     assert json.loads((tmp_path / "member.json").read_text()) == member
+
+
+def test_the_evidence_bucket_refuses_deletes_and_plain_http(template: dict[str, Any]) -> None:
+    """The bucket policy moto cannot create (tests/test_own_stack.py shows the rest of the
+    evidence store deployed): every delete and a lock change denied to every principal,
+    every action over plain HTTP denied, on the bucket and its objects."""
+    res = template["Resources"]
+    statements = {s["Sid"]: s for s in res["EvidenceBucketPolicy"]["Properties"][
+        "PolicyDocument"]["Statement"]}
+    targets = [{"Fn::GetAtt": ["EvidenceBucket", "Arn"]}, {"Fn::Sub": "${EvidenceBucket.Arn}/*"}]
+    never = statements["EvidenceIsNeverDeleted"]
+    assert (never["Effect"], never["Principal"], never["Resource"]) == ("Deny", "*", targets)
+    assert {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:DeleteBucket",
+            "s3:PutBucketObjectLockConfiguration"} <= set(never["Action"])
+    tls = statements["TlsOnly"]
+    assert (tls["Effect"], tls["Action"], tls["Resource"]) == ("Deny", "s3:*", targets)
+    assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert res["EvidenceBucket"]["DeletionPolicy"] == "Retain"
+    lock = res["EvidenceBucket"]["Properties"]["ObjectLockConfiguration"]
+    assert lock["Rule"]["DefaultRetention"] == {"Mode": "COMPLIANCE", "Days": 2192}
