@@ -10,6 +10,9 @@
 5. GuardDuty sees SSH brute force: an incident opens with its breach notification clock.
 6. Someone stops the audit trail: logging is back on within the same second.
 7. SSH is opened to the internet: that one rule goes; HTTPS and the office's SSH stay.
+8. Postgres is opened to the internet and the flow logs show clients using it: the
+   pre-flight holds the fix for approval, with the figures in the Slack message.
+9. Security Hub reports a bucket without Block Public Access: fixed, the finding resolved.
 
 Timelines (JSON, Markdown, HTML), the evidence report and an index land in demo-output/.
 """
@@ -124,6 +127,41 @@ def _api_group(ctx: Context) -> str:
     return str(group)
 
 
+FLOW_LOGS = "vpc-flow-logs"
+
+
+def _phi_db(ctx: Context) -> tuple[str, str]:
+    """The PHI database's VPC, with flow logs to CloudWatch Logs (what vpc_flow_logs sets up),
+    its security group and one network interface; returns (group id, ENI id)."""
+    ec2, logs = ctx.aws.home_client("ec2"), ctx.aws.home_client("logs")
+    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.30.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="phi-db", Description="PHI database",
+                                      VpcId=vpc)["GroupId"]
+    eni = ec2.create_network_interface(SubnetId=subnet, Groups=[group],
+                                       PrivateIpAddress="10.30.1.10")["NetworkInterface"][
+        "NetworkInterfaceId"]
+    logs.create_log_group(logGroupName=FLOW_LOGS)
+    ec2.create_flow_logs(ResourceIds=[vpc], ResourceType="VPC", TrafficType="ALL",
+                         LogDestinationType="cloud-watch-logs", LogGroupName=FLOW_LOGS,
+                         DeliverLogsPermissionArn="arn:aws:iam::123456789012:role/flow-logs")
+    return str(group), str(eni)
+
+
+def _flows(ctx: Context, eni: str, flows: list[tuple[str, int]], *, now: dt.datetime) -> None:
+    """Accepted flows (source, destination port) to the ENI over the last days, as VPC flow
+    logs write them (the default version 2 format)."""
+    logs = ctx.aws.home_client("logs")
+    stream = f"{eni}-all"
+    logs.create_log_stream(logGroupName=FLOW_LOGS, logStreamName=stream)
+    start = int(now.timestamp()) - 3 * 86_400
+    logs.put_log_events(logGroupName=FLOW_LOGS, logStreamName=stream, logEvents=[
+        {"timestamp": (start + i * 3_600) * 1000, "message": (
+            f"2 123456789012 {eni} {src} 10.30.1.10 {40000 + i} {port} 6 12 2048 "
+            f"{start + i * 3_600} {start + i * 3_600 + 60} ACCEPT OK")}
+        for i, (src, port) in enumerate(flows)])
+
+
 def _ingress(ctx: Context, group: str) -> str:
     rules = ctx.aws.home_client("ec2").describe_security_group_rules(
         Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
@@ -204,6 +242,7 @@ def run(*, output: Path) -> int:
             ctx.store.ensure_table()
             policy_arn = _setup(ctx)
             api_group = _api_group(ctx)
+            db_group, db_eni = _phi_db(ctx)
         console.print("Buckets [cyan]patient-records[/] (public policy, unencrypted), "
                       "[cyan]lab-results[/], [cyan]research-share[/] (tagged exempt); "
                       "IAM policy [cyan]etl-ops[/] with a wildcard statement.\n")
@@ -281,7 +320,31 @@ def run(*, output: Path) -> int:
         console.print(f"    phi-api ingress after: {_ingress(ctx, api_group)} "
                       "(only the world-open SSH rule went)")
 
-        console.print("[bold]8. Security Hub reports a bucket without Block Public Access")
+        console.print("[bold]8. Postgres opened to the internet, with clients using it")
+        ctx.aws.home_client("ec2").authorize_security_group_ingress(
+            GroupId=db_group, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 5432,
+                                              "ToPort": 5432,
+                                              "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+        _flows(ctx, db_eni, [("203.0.113.5", 5432)] * 9 + [("203.0.113.77", 5432)] * 3
+               + [("198.51.100.20", 5432)] * 2, now=ctx.clock())
+
+        def db_opened(event: dict[str, Any]) -> None:
+            event["detail"]["requestParameters"]["groupId"] = db_group
+            port = event["detail"]["requestParameters"]["ipPermissions"]["items"][0]
+            port["fromPort"] = port["toPort"] = 5432
+
+        (held,) = story.event("AuthorizeSecurityGroupIngress 5432 from 0.0.0.0/0 on phi-db",
+                              _event("cloudtrail_authorize_security_group_ingress",
+                                     "demo-0011", edit=db_opened))
+        console.print(f"    phi-db ingress still: {_ingress(ctx, db_group)} "
+                      "(nothing changed: live clients would be cut)")
+        if held.approval_id:
+            approval = ctx.store.approval(str(held.approval_id))
+            console.print("    the Slack approval request says, before you approve:")
+            for note in approval.plan.notes:
+                console.print(f"      • {note}", highlight=False)
+
+        console.print("[bold]9. Security Hub reports a bucket without Block Public Access")
         hub = ctx.aws.home_client("securityhub")
         hub.enable_security_hub()
         s3_8 = _event("securityhub_s3_8_failed", "demo-0010", "lab-results")

@@ -26,12 +26,20 @@ from chalicelib.record import Incident
 from chalicelib.render import CSS, breach_clock, duration, md
 from chalicelib.store import Store
 
+PREFLIGHT_NOTE = "pre-flight: "
+
 
 def _row(store: Store, inc: Incident, now: dt.datetime) -> dict[str, Any]:
     entries = store.entries(inc.incident_id)
     by_kind: dict[str, list[str]] = {}
+    preflight: list[str] = []  # the traffic figures the plan read (chalicelib.preflight)
     for entry in entries:
         by_kind.setdefault(entry.kind.value, []).append(entry.actor)
+        notes = entry.detail.get("notes")
+        for note in notes if isinstance(notes, list) else []:
+            if isinstance(note, str) and note.startswith(PREFLIGHT_NOTE) and (
+                    note not in preflight):
+                preflight.append(note)
     ttr = inc.time_to_remediate
     return {
         "incident_id": inc.incident_id, "status": inc.status.value,
@@ -51,6 +59,7 @@ def _row(store: Store, inc: Incident, now: dt.datetime) -> dict[str, Any]:
         "breach_assessed_at": (inc.breach_assessed_at.isoformat()
                                if inc.breach_assessed_at else None),
         "breach_assessment_reason": inc.breach_assessment_reason,
+        "preflight": preflight,
     }
 
 
@@ -119,6 +128,8 @@ def build(store: Store, *, since: dt.datetime, now: dt.datetime | None = None,
             "still_open": [r for r in rows.values() if r["status"] == "open"],
             "open_breach_clocks": clocks, "breach_assessments": assessed,
             "drills": drills, "fighting": fighting,
+            "preflight": [rows[i.incident_id] for i in incidents
+                          if rows[i.incident_id]["preflight"]],
             **({"snapshot": snapshot} if snapshot is not None else {})}
 
 
@@ -282,6 +293,17 @@ def to_md(report: dict[str, Any]) -> str:
                   f"{md(', '.join(f['principals']) or 'unknown')} | {md(f['incident_id'])} |"
                   for f in report["fighting"]]
         lines.append("")
+    if report.get("preflight"):
+        lines += ["## Traffic checked before changes that cut connections", "",
+                  "What the VPC flow logs showed before each change (pre-flight); an "
+                  "automatic fix with live traffic waited for a human.", "",
+                  "| incident | resource | status | approved by | flow logs |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {md(r['incident_id'])} | {md(r['resource'])} | {md(r['status'])} | "
+                  f"{md(_approval(r))} | "
+                  f"{md('; '.join(n.removeprefix(PREFLIGHT_NOTE) for n in r['preflight']))} |"
+                  for r in report["preflight"]]
+        lines.append("")
     if report.get("breach_assessments"):
         lines += ["## Breach risk assessments", "",
                   "| incident | resource | assessment | by | at | reason |",
@@ -363,6 +385,18 @@ def to_html(report: dict[str, Any]) -> str:
                      "further fixes wait for approval. Fix the source, or exempt the "
                      "resource.</p><table><tr><th>Resource</th><th>Policy</th><th>Fixes</th>"
                      f"<th>Reverted by</th><th>Incident</th></tr>{rows}</table>")
+    if report.get("preflight"):
+        rows = "".join(
+            f"<tr><td><code>{e(r['incident_id'])}</code></td><td>{e(r['resource'])}</td>"
+            f"<td><span class='badge {e(r['status'])}'>{e(r['status'])}</span></td>"
+            f"<td>{e(_approval(r))}</td><td>"
+            + "<br>".join(e(n.removeprefix(PREFLIGHT_NOTE)) for n in r["preflight"])
+            + "</td></tr>" for r in report["preflight"])
+        parts.append("<h2>Traffic checked before changes that cut connections</h2><p>What "
+                     "the VPC flow logs showed before each change (pre-flight); an automatic "
+                     "fix with live traffic waited for a human.</p><table><tr><th>Incident"
+                     "</th><th>Resource</th><th>Status</th><th>Approved by</th><th>Flow logs"
+                     f"</th></tr>{rows}</table>")
     if report.get("breach_assessments"):
         rows = "".join(
             f"<tr><td><code>{e(r['incident_id'])}</code></td><td>{e(r['resource'])}</td>"

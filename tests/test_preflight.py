@@ -10,6 +10,7 @@ note; nothing in the check writes to AWS (a before-call hook refuses every non-r
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
@@ -136,6 +137,17 @@ def test_a_used_port_is_held_for_approval_with_the_figures(ctx: Context, ec2: An
                                     detected="d", expires_at="e", reason=r.reason)
     text = str(blocks)
     assert figure in text and note in text
+    # and the evidence report says what the flow logs showed before the change
+    from chalicelib import evidence
+
+    report = evidence.build(ctx.store, since=ctx.clock() - dt.timedelta(days=1),
+                            now=ctx.clock(), policies=ctx.policies)
+    (row,) = report["preflight"]
+    assert row["incident_id"] == r.incident_id and row["status"] == "open"
+    assert any(n.startswith(f"pre-flight: {figure}") for n in row["preflight"])
+    for rendered in (evidence.to_md(report), evidence.to_html(report)):
+        assert "Traffic checked before changes that cut connections" in rendered
+        assert figure in rendered
 
 
 def test_an_unused_port_is_fixed_at_once(ctx: Context, ec2: Any, logs: Any) -> None:

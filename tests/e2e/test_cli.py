@@ -204,8 +204,14 @@ def test_demo_tells_the_story_and_writes_outputs(cli: Cli, tmp_path: Path) -> No
     for outcome in ("remediated", "approval_requested", "compliant", "duplicate", "dry_run",
                     "exempt", "incident_opened", "rolled back"):
         assert outcome in proc.stdout, outcome
-    # Security Hub's S3.8 finding was fixed and written back RESOLVED (act 8)
+    # Security Hub's S3.8 finding was fixed and written back RESOLVED (act 9)
     assert "the Security Hub finding is now RESOLVED" in proc.stdout
+    # act 8: world-open Postgres with clients in the flow logs waits, with the figures
+    # (the console wraps long lines: compare without line breaks)
+    flat = " ".join(proc.stdout.split())
+    assert "on phi-db: approval_requested" in flat
+    assert "phi-db ingress still: 5432 from 0.0.0.0/0" in flat
+    assert "live traffic: 14 accepted flows from 3 sources to port 5432 in 14 days" in flat
     assert (out / "index.html").is_file() and (out / "evidence.html").is_file()
     timelines = list(out.glob("inc-*.json"))
     statuses = {json.loads(p.read_text())["status"] for p in timelines}
