@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
 
 from chalicelib.aws import Aws
@@ -22,6 +24,13 @@ from tests import moto_ext
 
 moto_ext.install()
 moto_ext.serialize_dynamodb()
+
+# One botocore data loader per test process. Every mock_aws() resets boto3's default
+# session, and every session builds a loader that parses the service models' JSON again
+# (~0.1 s per client); the models are read-only data, so one cache serves every session.
+# Speed only: what a test sees from AWS is unchanged.
+botocore.session.create_loader = functools.cache(  # type: ignore[assignment]
+    botocore.session.create_loader)
 
 for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "DRY_RUN", "REMEDIATION_KMS_KEY",
             "REMEDIATION_APPROVERS", "REMEDIATION_SELF_ARNS", "SLACK_BOT_TOKEN"):

@@ -338,3 +338,28 @@ def test_a_resource_deleted_before_the_fix_is_ignored_and_noted_on_its_incident(
     assert code in again.reason
     assert _kinds(ctx, first.incident_id)[-2:] == ["detected", "verified"]
     assert ctx.store.incident(first.incident_id).status is Status.OPEN
+
+
+def test_member_sessions_share_the_parsed_models_not_the_credentials(
+        aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each member account's session assumes its own role, yet reads the service models
+    through the home session's loader: a new account (or an hourly renewal) parses no
+    model again. (conftest shares one loader per test process: undone here, so each new
+    botocore session would get its own, as in Lambda.)"""
+    import botocore.session
+
+    from chalicelib.aws import Aws
+
+    monkeypatch.setattr(botocore.session, "create_loader",
+                        botocore.session.create_loader.__wrapped__)
+
+    ours = Aws(account_id="123456789012")
+    first = ours.client("s3", account="222233334444", region="us-east-1")
+    second = ours.client("s3", account="333344445555", region="us-east-1")
+    first.list_buckets()  # the assumed credentials work
+    home_loader = ours.session()._session.get_component("data_loader")
+    sessions = [ours._member_sessions[a][0] for a in ("222233334444", "333344445555")]
+    assert all(s._session.get_component("data_loader") is home_loader for s in sessions)
+    keys = {s.get_credentials().access_key for s in sessions}
+    assert len(keys) == 2 and ours.session().get_credentials().access_key not in keys
+    assert first is not second
